@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+/** The `typervisor` command line. */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, InvalidArgumentError } from 'commander';
+import { runElf } from './run-elf.js';
+import { parseCount, parseSize } from './sizes.js';
+
+function option<T>(parse: (text: string, what: string) => T, what: string) {
+  return (text: string): T => {
+    try {
+      return parse(text, what);
+    } catch (e) {
+      throw new InvalidArgumentError((e as Error).message);
+    }
+  };
+}
+
+/** The repository root, found from this file's place in dist/src/cli/. */
+function packageRoot(): string {
+  return join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+}
+
+const program = new Command();
+program.name('typervisor').description('A RISC-V RV64GC virtual machine monitor').showHelpAfterError();
+
+program
+  .command('run-elf')
+  .description('run a bare-metal ELF (HTIF tohost/fromhost, as on Spike); exit status = the program\'s code')
+  .argument('<file>', 'ELF64 RISC-V program')
+  .option('--max-insns <n>', 'stop with an error after this many instructions', option(parseCount, '--max-insns'), 10e9)
+  .option('--mem <size>', 'RAM size at 0x80000000', option(parseSize, '--mem'), 256 * 1024 * 1024)
+  .option('--trace', 'print privilege, pc and instruction bits of every instruction to stderr', false)
+  .option('--stats', 'print {"instructions","seconds","mips"} as JSON to stderr at the end', false)
+  .action((file: string, opts: { maxInsns: number; mem: number; trace: boolean; stats: boolean }) => {
+    process.exitCode = runElf(file, {
+      maxInstructions: opts.maxInsns,
+      ramSize: opts.mem,
+      trace: opts.trace,
+      stats: opts.stats,
+    });
+  });
+
+program
+  .command('demo')
+  .description('run the bundled bare-metal demo program')
+  .action(() => {
+    const demo = join(packageRoot(), 'images', 'demo', 'demo.elf');
+    if (!existsSync(demo)) {
+      process.stderr.write(`typervisor: the demo program ${demo} is missing (scripts/build-baremetal.sh builds it)\n`);
+      process.exitCode = 125;
+      return;
+    }
+    process.exitCode = runElf(demo, { maxInstructions: 10e9, ramSize: 64 * 1024 * 1024, trace: false, stats: true });
+  });
+
+program.parse();

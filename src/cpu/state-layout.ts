@@ -1,0 +1,53 @@
+/**
+ * Where each piece of hart state lives inside the one WebAssembly.Memory that holds a VM's hot state.
+ *
+ * Everything the hot paths touch sits in this single buffer so that the interpreter (through typed-array
+ * views) and a later WebAssembly tier (through loads/stores) share it without copying. 64-bit integer
+ * registers are two int32 words, low word first: exactly the little-endian i64 layout wasm code sees.
+ */
+
+/** Byte offset of integer register x0; register r occupies bytes [8r, 8r+8). */
+export const X_REGS_BYTE = 0;
+/** Int32 index of x0's low word. x[r].lo = i32[X_I32 + 2r], x[r].hi = i32[X_I32 + 2r + 1]. */
+export const X_I32 = X_REGS_BYTE >> 2;
+/**
+ * Slot 32 after x31 is a write sink: decoded instructions whose rd is x0 write here instead, so the
+ * interpreter never tests rd for zero and x0 always reads as zero.
+ */
+export const X_SINK = 32;
+
+/** Byte offset of f0; FP registers are 64 bits, singles NaN-boxed (upper 32 bits all ones). */
+export const F_REGS_BYTE = 512;
+/** Int32 index of f0's low word. */
+export const F_I32 = F_REGS_BYTE >> 2;
+/** Float64 index of f0. */
+export const F_F64 = F_REGS_BYTE >> 3;
+
+/** Scalars that a compiled tier needs to reach without calling out. */
+export const SCALARS_BYTE = 768;
+export const SCALAR_PC_LO = SCALARS_BYTE >> 2;
+export const SCALAR_PC_HI = SCALAR_PC_LO + 1;
+export const SCALAR_PRIV = SCALAR_PC_LO + 2;
+export const SCALAR_FFLAGS = SCALAR_PC_LO + 3;
+export const SCALAR_WAITING = SCALAR_PC_LO + 4;
+export const SCALAR_RESERVATION = SCALAR_PC_LO + 5;
+export const SCALAR_INSTRET_LO = SCALAR_PC_LO + 6;
+export const SCALAR_INSTRET_HI = SCALAR_PC_LO + 7;
+export const SCALAR_CYCLE_LO = SCALAR_PC_LO + 8;
+export const SCALAR_CYCLE_HI = SCALAR_PC_LO + 9;
+
+/** Byte offset of the software TLBs (see mmu.ts for their shape). */
+export const TLB_BYTE = 0x1000;
+export const TLB_ENTRIES = 256;
+/** Three TLBs (fetch, load, store), each with tagLo, tagHi, ramOffset int32 arrays of TLB_ENTRIES. */
+export const TLB_BYTES = 3 * 3 * 4 * TLB_ENTRIES;
+
+/**
+ * Every CSR by its 12-bit number, two int32 words each (low, high). Not every slot is a real CSR:
+ * csr.ts decides which exist; the flat array keeps a snapshot a plain copy of bytes.
+ */
+export const CSR_BYTE = 0x8000;
+export const CSR_I32 = CSR_BYTE >> 2;
+
+/** Bytes of hart state before guest RAM; RAM starts on a wasm page (64 KiB) boundary. */
+export const RAM_BYTE = 0x10000;
