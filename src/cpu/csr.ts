@@ -31,7 +31,7 @@ import {
 } from './constants.js';
 import * as C from './csr-numbers.js';
 import type { Hart } from './hart.js';
-import { numberToPair, resultHi, resultLo } from './int64.js';
+import { numberToPair, result } from './int64.js';
 import { Op } from './opcodes.js';
 import { PMP_ENTRIES } from './pmp.js';
 
@@ -80,7 +80,7 @@ function setValue(lo: number, hi: number): true {
 
 function setFromNumber(v: number): true {
   numberToPair(v);
-  return setValue(resultLo, resultHi);
+  return setValue(result[0], result[1]);
 }
 
 function fpEnabled(h: Hart): boolean {
@@ -178,7 +178,7 @@ function readCsr(h: Hart, num: number): boolean {
   if (num >= C.CSR_PMPADDR0 && num <= C.CSR_PMPADDR63) {
     const e = num - C.CSR_PMPADDR0;
     if (e >= PMP_ENTRIES) return setValue(0, 0);
-    return setFromNumber(h.pmp.addr[e]);
+    return setValue(h.pmp.addrLo[e], h.pmp.addrHi[e]);
   }
   if (isCounter(num)) return counterAllowed(h, num - C.CSR_CYCLE) && setValue(0, 0);
   if (num >= C.CSR_MHPMCOUNTER3 && num <= C.CSR_MHPMCOUNTER31) return setValue(0, 0);

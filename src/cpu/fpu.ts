@@ -13,7 +13,6 @@
 
 import { FpOp } from './fp-ops.js';
 import {
-  FLAG_DZ,
   FLAG_NV,
   FLAG_NX,
   FLAG_OF,
@@ -24,11 +23,9 @@ import {
   sfCvt,
   sfDiv,
   sfFma,
-  sfFromInt,
   sfMul,
   sfSqrt,
   sfState,
-  sfToInt,
 } from './softfloat.js';
 import { F_I32, X_I32 } from './state-layout.js';
 
@@ -42,8 +39,8 @@ const CANON_S = 0x7fc00000;
 const CANON_D_HI = 0x7ff80000;
 
 const TWO32 = 4294967296;
-const TWO63 = 9223372036854775808;
-const TWO64 = 18446744073709551616;
+const TWO63 = 2 ** 63;
+const TWO64 = 2 ** 64;
 /** Dekker split constant 2^27+1. */
 const SPLIT = 134217729;
 const MAX_S = 3.4028234663852886e38;
@@ -65,6 +62,12 @@ const P2_M900 = POW2[1074 - 900]!;
 const P2_64 = POW2[1074 + 64]!;
 const P2_128 = POW2[1074 + 128]!;
 const P2_M150 = POW2[1074 - 150]!;
+
+/**
+ * Doubles handed to the non-inlined helpers travel through this slot: as call arguments or return values
+ * V8 would box each one in a fresh heap number.
+ */
+const ARG = new Float64Array(1);
 
 /** Scratch for bit access to doubles (little-endian host: word 0 is the low word). */
 const SF = new Float64Array(1);
@@ -97,6 +100,10 @@ function nextToward0(d: number): number {
   return SF[0];
 }
 
+/**
+ * The exact error a*b - p of p = fl(a*b) (Dekker). Callers keep |a|,|b| < 2^995 so the split cannot
+ * overflow, and |a*b| >= 2^-960 so no partial product loses bits to underflow.
+ */
 function twoProdErr(a: number, b: number, p: number): number {
   let c = SPLIT * a;
   const ah = c - (c - a);
@@ -107,7 +114,7 @@ function twoProdErr(a: number, b: number, p: number): number {
   return ah * bh - p + ah * bl + al * bh + al * bl;
 }
 
-// Outputs of rnd(): whether the last rounding was inexact.
+/** Second result of rnd(): whether that rounding was inexact. */
 let rndInexact = false;
 
 /**
@@ -177,7 +184,8 @@ export class Fpu {
         const bv = d - a;
         const e = a - (d - bv) + (b - bv);
         if (d === 0 && rm === RDN && !(Object.is(a, 0) && Object.is(b, 0))) d = -0;
-        this.wrS(fd, this.roundS(d, e > 0 ? 1 : e < 0 ? -1 : 0, rm));
+        ARG[0] = d;
+        this.roundS(fd, e > 0 ? 1 : e < 0 ? -1 : 0, rm);
         return;
       }
       case FpOp.FMUL_S: {
@@ -185,7 +193,8 @@ export class Fpu {
         const bb = i32[fb + 1] === -1 ? i32[fb]! : CANON_S;
         if ((ba & 0x7f800000) === 0x7f800000 || (bb & 0x7f800000) === 0x7f800000) break;
         // 24x24-bit products are exact in a double.
-        this.wrS(fd, this.roundS(this.f32[fa]! * this.f32[fb]!, 0, rm));
+        ARG[0] = this.f32[fa]! * this.f32[fb]!;
+        this.roundS(fd, 0, rm);
         return;
       }
       case FpOp.FDIV_S: {
@@ -195,7 +204,8 @@ export class Fpu {
           break;
         // An inexact quotient of two singles is at least ~2^-49 (relative) away from every single and every
         // midpoint between singles, so its double rounding never lands on one: d can be treated as exact.
-        this.wrS(fd, this.roundS(this.f32[fa]! / this.f32[fb]!, 0, rm));
+        ARG[0] = this.f32[fa]! / this.f32[fb]!;
+        this.roundS(fd, 0, rm);
         return;
       }
       case FpOp.FSQRT_S: {
@@ -203,7 +213,8 @@ export class Fpu {
         // Negative nonzero, infinities and NaNs go to the slow path; -0 stays here (sqrt(-0) = -0).
         if (ba < 0 ? ba !== (0x80000000 | 0) : (ba & 0x7f800000) === 0x7f800000) break;
         // Same argument as for division: an inexact root is far from every single and midpoint.
-        this.wrS(fd, this.roundS(Math.sqrt(this.f32[fa]!), 0, rm));
+        ARG[0] = Math.sqrt(this.f32[fa]!);
+        this.roundS(fd, 0, rm);
         return;
       }
       case FpOp.FMADD_S:
@@ -229,7 +240,8 @@ export class Fpu {
         const bv = d - p;
         const e = p - (d - bv) + (c - bv);
         if (d === 0 && rm === RDN && !(Object.is(p, 0) && Object.is(c, 0))) d = -0;
-        this.wrS(fd, this.roundS(d, e > 0 ? 1 : e < 0 ? -1 : 0, rm));
+        ARG[0] = d;
+        this.roundS(fd, e > 0 ? 1 : e < 0 ? -1 : 0, rm);
         return;
       }
 
@@ -382,8 +394,8 @@ export class Fpu {
       case FpOp.FMAX_D: {
         const a = f64[fa >> 1]!;
         const b = f64[fb >> 1]!;
-        const na = a !== a;
-        const nb = b !== b;
+        const na = Number.isNaN(a);
+        const nb = Number.isNaN(b);
         if (na || nb) {
           if ((na && (i32[fa + 1]! & 0x00080000) === 0) || (nb && (i32[fb + 1]! & 0x00080000) === 0))
             this.fflags |= FLAG_NV;
@@ -401,9 +413,9 @@ export class Fpu {
         if (a === b) {
           // Only the zeros differ here: min prefers a set sign bit, max a clear one.
           const negA = i32[fa + 1]! < 0;
-          r = op === FpOp.FMIN_D === negA ? a : b;
+          r = (op === FpOp.FMIN_D) === negA ? a : b;
         } else {
-          r = op === FpOp.FMIN_D === a < b ? a : b;
+          r = (op === FpOp.FMIN_D) === a < b ? a : b;
         }
         f64[fd >> 1] = r;
         return;
@@ -456,11 +468,11 @@ export class Fpu {
         const a = f64[fa >> 1]!;
         const b = f64[fb >> 1]!;
         let r = 0;
-        if (a !== a || b !== b) {
+        if (Number.isNaN(a) || Number.isNaN(b)) {
           if (
             op !== FpOp.FEQ_D ||
-            (a !== a && (i32[fa + 1]! & 0x00080000) === 0) ||
-            (b !== b && (i32[fb + 1]! & 0x00080000) === 0)
+            (Number.isNaN(a) && (i32[fa + 1]! & 0x00080000) === 0) ||
+            (Number.isNaN(b) && (i32[fb + 1]! & 0x00080000) === 0)
           )
             this.fflags |= FLAG_NV;
         } else {
@@ -489,21 +501,24 @@ export class Fpu {
       case FpOp.FCVT_WU_S:
       case FpOp.FCVT_L_S:
       case FpOp.FCVT_LU_S: {
-        const x = i32[fa + 1] === -1 ? this.f32[fa]! : Number.NaN;
-        this.toInt(x, rm, op - FpOp.FCVT_W_S, rd);
+        ARG[0] = i32[fa + 1] === -1 ? this.f32[fa]! : Number.NaN;
+        this.toInt(rm, op - FpOp.FCVT_W_S, rd);
         return;
       }
       case FpOp.FCVT_W_D:
       case FpOp.FCVT_WU_D:
       case FpOp.FCVT_L_D:
       case FpOp.FCVT_LU_D:
-        this.toInt(f64[fa >> 1]!, rm, op - FpOp.FCVT_W_D, rd);
+        ARG[0] = f64[fa >> 1]!;
+        this.toInt(rm, op - FpOp.FCVT_W_D, rd);
         return;
       case FpOp.FCVT_S_W:
-        this.wrS(fd, this.roundS(i32[X_I32 + 2 * rs1]!, 0, rm));
+        ARG[0] = i32[X_I32 + 2 * rs1]!;
+        this.roundS(fd, 0, rm);
         return;
       case FpOp.FCVT_S_WU:
-        this.wrS(fd, this.roundS(i32[X_I32 + 2 * rs1]! >>> 0, 0, rm));
+        ARG[0] = i32[X_I32 + 2 * rs1]! >>> 0;
+        this.roundS(fd, 0, rm);
         return;
       case FpOp.FCVT_S_L:
       case FpOp.FCVT_S_LU: {
@@ -512,7 +527,8 @@ export class Fpu {
         const ph = (op === FpOp.FCVT_S_L ? hiw : hiw >>> 0) * TWO32;
         const d = ph + lo;
         const e = lo - (d - ph);
-        this.wrS(fd, this.roundS(d, e > 0 ? 1 : e < 0 ? -1 : 0, rm));
+        ARG[0] = d;
+        this.roundS(fd, e > 0 ? 1 : e < 0 ? -1 : 0, rm);
         return;
       }
       case FpOp.FCVT_D_W:
@@ -539,7 +555,8 @@ export class Fpu {
       case FpOp.FCVT_S_D: {
         const d = f64[fa >> 1]!;
         if (d - d !== 0) break;
-        this.wrS(fd, this.roundS(d, 0, rm));
+        ARG[0] = d;
+        this.roundS(fd, 0, rm);
         return;
       }
       case FpOp.FCVT_D_S: {
@@ -562,13 +579,6 @@ export class Fpu {
       this.i32[X_I32 + 2 * rd] = lo;
       this.i32[X_I32 + 2 * rd + 1] = hi;
     }
-  }
-
-  /** Writes a single (given as a double holding a binary32 value, or NaN for the canonical NaN), boxed. */
-  private wrS(fd: number, v: number): void {
-    if (v !== v) this.i32[fd] = CANON_S;
-    else this.f32[fd] = v;
-    this.i32[fd + 1] = -1;
   }
 
   /**
@@ -601,20 +611,31 @@ export class Fpu {
   }
 
   /**
-   * Correctly rounded single from a finite double d and the sign s of (exact - d), setting flags. Valid
-   * whenever d is the round-to-nearest double of the exact value: no single, midpoint between singles or
-   * threshold can then lie strictly between d and the exact value. Returns the single as a double.
+   * Writes to f[fd] (NaN-boxed) the correctly rounded single of a finite double d = ARG[0] whose exact
+   * value differs from d by the sign s, setting flags. Valid whenever d is the round-to-nearest double of
+   * the exact value: no single, midpoint between singles or threshold then lies strictly between them.
    */
-  private roundS(d: number, s: number, rm: number): number {
+  private roundS(fd: number, s: number, rm: number): void {
+    const d = ARG[0]!;
+    this.i32[fd + 1] = -1;
     if (s === 0 && rm === RNE) {
       const f = Math.fround(d);
-      if (f === d) return f;
+      if (f === d) {
+        this.f32[fd] = f;
+        return;
+      }
       const af = Math.abs(f);
       if (af > MIN_NORMAL_S && af <= MAX_S) {
         this.fflags |= FLAG_NX;
-        return f;
+        this.f32[fd] = f;
+        return;
       }
     }
+    this.f32[fd] = this.roundSCareful(d, s, rm);
+  }
+
+  /** roundS for directed modes, ties, sticky inputs and results near the underflow/overflow thresholds. */
+  private roundSCareful(d: number, s: number, rm: number): number {
     if (d === 0) return d;
     const neg = d < 0;
     const a = neg ? -d : d;
@@ -631,7 +652,7 @@ export class Fpu {
       r = Infinity;
       rndInexact = true;
     } else {
-      const qe = e - 23 < -149 ? -149 : e - 23;
+      const qe = Math.max(e - 23, -149);
       const q = POW2[1074 + qe]!;
       r = rnd(a / q, sm, m) * q;
     }
@@ -682,8 +703,17 @@ export class Fpu {
     const vErr = tl - (v - bv) + (ul - bv);
     if (vErr !== 0) {
       SF[0] = v;
-      // Round to odd: if round-to-nearest picked the even neighbour, take the other one.
-      if ((SI[0]! & 1) === 0) v = v > 0 === vErr > 0 ? nextAway(v) : nextToward0(v);
+      const lo = SI[0]!;
+      // Round to odd: if round-to-nearest picked the even neighbour, take the other one. An even low word
+      // never carries when incremented.
+      if ((lo & 1) === 0) {
+        if (v > 0 === vErr > 0) SI[0] = lo + 1;
+        else {
+          SI[0] = lo - 1;
+          if (lo === 0) SI[1] = SI[1]! - 1;
+        }
+        v = SF[0];
+      }
     }
     let z = th + v;
     bv = z - th;
@@ -701,8 +731,9 @@ export class Fpu {
     return true;
   }
 
-  /** Float (given as a double, NaN for any NaN) to integer: kind 0=W, 1=WU, 2=L, 3=LU. */
-  private toInt(x: number, rm: number, kind: number, rd: number): void {
+  /** Float (given in ARG[0] as a double, NaN for any NaN) to integer: kind 0=W, 1=WU, 2=L, 3=LU. */
+  private toInt(rm: number, kind: number, rd: number): void {
+    const x = ARG[0]!;
     let r: number;
     let inexact = false;
     if (x - x !== 0) {
@@ -799,10 +830,6 @@ export class Fpu {
     this.i32[i + 1] = Number(v >> 32n) | 0;
   }
 
-  private wrXBits(rd: number, v: bigint): void {
-    this.wrX(rd, Number(v & 0xffffffffn) | 0, Number((v >> 32n) & 0xffffffffn) | 0);
-  }
-
   /** Exact BigInt path for everything the fast paths decline. */
   private slow(op: FpOp, rd: number, rs1: number, rs2: number, rs3: number, rm: number): void {
     sfState.flags = 0;
@@ -880,7 +907,13 @@ export class Fpu {
 }
 
 /** The fclass bit for a value described by its fields. */
-function classify(neg: boolean, expAll: boolean, expZero: boolean, fracZero: boolean, quiet: boolean): number {
+function classify(
+  neg: boolean,
+  expAll: boolean,
+  expZero: boolean,
+  fracZero: boolean,
+  quiet: boolean,
+): number {
   if (expAll) {
     if (fracZero) return neg ? 1 : 1 << 7;
     return quiet ? 1 << 9 : 1 << 8;
@@ -891,5 +924,3 @@ function classify(neg: boolean, expAll: boolean, expZero: boolean, fracZero: boo
   }
   return neg ? 1 << 1 : 1 << 6;
 }
-
-export { FLAG_DZ, FLAG_NV, FLAG_NX, FLAG_OF, FLAG_UF };

@@ -73,7 +73,7 @@ import {
 } from './csr-numbers.js';
 import { decode16, decode32, decodedImm } from './decoder.js';
 import { Fpu } from './fpu.js';
-import { div64, divu64, mul64, mulh64, mulhsu64, mulhu64, resultHi, resultLo } from './int64.js';
+import { div64, divu64, mul64, mulh64, mulhsu64, mulhu64, result } from './int64.js';
 import { Amo, Op, PACK_COMPRESSED } from './opcodes.js';
 import { Pmp } from './pmp.js';
 import { CSR_I32, F_I32, RAM_BYTE, TLB_BYTE, TLB_ENTRIES } from './state-layout.js';
@@ -99,8 +99,10 @@ export interface HartOptions {
 /** Effective address of a load or store: low word returned, high word left here. */
 let eaHi = 0;
 function effectiveAddress(baseLo: number, baseHi: number, imm: number): number {
-  eaHi = (baseHi + (imm >> 31) + ((baseLo >>> 0) + (imm >>> 0) > 0xffffffff ? 1 : 0)) | 0;
-  return (baseLo + imm) | 0;
+  const lo = (baseLo + imm) | 0;
+  // Unsigned carry out of the low word, computed with 32-bit compares (no float conversions).
+  eaHi = (baseHi + (imm >> 31) + (lo >>> 0 < baseLo >>> 0 ? 1 : 0)) | 0;
+  return lo;
 }
 
 export class Hart {
@@ -410,10 +412,13 @@ export class Hart {
 
   /** Takes the highest-priority interrupt that may be taken now. Returns true when one was taken. */
   checkInterrupts(): boolean {
-    const pending = this.pendingInterrupts();
-    if (pending === 0) return false;
-    this.waiting = false;
+    const mip = this.readMip();
     const mideleg = this.csr[CSR_MIDELEG * 2];
+    // wfi resumes for any interrupt enabled in mie, and also for a delegated one that is pending but
+    // masked (the ISA lets wfi resume at any time; software such as the ISA tests expects this).
+    if ((mip & (this.csr[CSR_MIE * 2] | mideleg)) !== 0) this.waiting = false;
+    const pending = mip & this.csr[CSR_MIE * 2];
+    if (pending === 0) return false;
     const status = this.csr[CSR_MSTATUS * 2];
     const priv = this.priv;
     const mEnabled = priv < PRIV_M || (status & MSTATUS_MIE) !== 0;
@@ -790,7 +795,7 @@ export class Hart {
         case Op.ADDI: {
           const a = x[rs1];
           const lo = (a + imm) | 0;
-          x[rd + 1] = (x[rs1 + 1] + (imm >> 31) + ((a >>> 0) + (imm >>> 0) > 0xffffffff ? 1 : 0)) | 0;
+          x[rd + 1] = (x[rs1 + 1] + (imm >> 31) + (lo >>> 0 < a >>> 0 ? 1 : 0)) | 0;
           x[rd] = lo;
           break;
         }
@@ -802,10 +807,9 @@ export class Hart {
         }
         case Op.ADD: {
           const a = x[rs1];
-          const b = x[rs2];
-          const hi = (x[rs1 + 1] + x[rs2 + 1] + ((a >>> 0) + (b >>> 0) > 0xffffffff ? 1 : 0)) | 0;
-          x[rd] = (a + b) | 0;
-          x[rd + 1] = hi;
+          const lo = (a + x[rs2]) | 0;
+          x[rd + 1] = (x[rs1 + 1] + x[rs2 + 1] + (lo >>> 0 < a >>> 0 ? 1 : 0)) | 0;
+          x[rd] = lo;
           break;
         }
         case Op.SUB: {
@@ -1227,43 +1231,43 @@ export class Hart {
         }
         case Op.MUL:
           mul64(x[rs1], x[rs1 + 1], x[rs2], x[rs2 + 1]);
-          x[rd] = resultLo;
-          x[rd + 1] = resultHi;
+          x[rd] = result[0];
+          x[rd + 1] = result[1];
           break;
         case Op.MULH:
           mulh64(x[rs1], x[rs1 + 1], x[rs2], x[rs2 + 1]);
-          x[rd] = resultLo;
-          x[rd + 1] = resultHi;
+          x[rd] = result[0];
+          x[rd + 1] = result[1];
           break;
         case Op.MULHSU:
           mulhsu64(x[rs1], x[rs1 + 1], x[rs2], x[rs2 + 1]);
-          x[rd] = resultLo;
-          x[rd + 1] = resultHi;
+          x[rd] = result[0];
+          x[rd + 1] = result[1];
           break;
         case Op.MULHU:
           mulhu64(x[rs1], x[rs1 + 1], x[rs2], x[rs2 + 1]);
-          x[rd] = resultLo;
-          x[rd + 1] = resultHi;
+          x[rd] = result[0];
+          x[rd + 1] = result[1];
           break;
         case Op.DIV:
           div64(x[rs1], x[rs1 + 1], x[rs2], x[rs2 + 1], false);
-          x[rd] = resultLo;
-          x[rd + 1] = resultHi;
+          x[rd] = result[0];
+          x[rd + 1] = result[1];
           break;
         case Op.REM:
           div64(x[rs1], x[rs1 + 1], x[rs2], x[rs2 + 1], true);
-          x[rd] = resultLo;
-          x[rd + 1] = resultHi;
+          x[rd] = result[0];
+          x[rd + 1] = result[1];
           break;
         case Op.DIVU:
           divu64(x[rs1], x[rs1 + 1], x[rs2], x[rs2 + 1], false);
-          x[rd] = resultLo;
-          x[rd + 1] = resultHi;
+          x[rd] = result[0];
+          x[rd + 1] = result[1];
           break;
         case Op.REMU:
           divu64(x[rs1], x[rs1 + 1], x[rs2], x[rs2 + 1], true);
-          x[rd] = resultLo;
-          x[rd + 1] = resultHi;
+          x[rd] = result[0];
+          x[rd + 1] = result[1];
           break;
         case Op.MULW: {
           const v = Math.imul(x[rs1], x[rs2]);
@@ -1370,7 +1374,12 @@ export class Hart {
     const ramOff = this.fetchRamPage * 4096 + off;
     const low = this.ram16[ramOff >> 1];
     if ((low & 3) !== 3) return low;
-    if (off === 4094) return low;
+    if (off === 4094) {
+      // The upper half is on the next page, which the fetch of this instruction already translated.
+      const next = pc + 2;
+      const upper = this.translate(next | 0, Math.floor(next / TWO32) | 0, ACCESS_FETCH, 2) - this.ramBase;
+      return (low | (this.ram16[upper >> 1] << 16)) >>> 0;
+    }
     return (low | (this.ram16[(ramOff >> 1) + 1] << 16)) >>> 0;
   }
 
@@ -1544,7 +1553,7 @@ export class Hart {
         break;
       case Amo.ADD:
         lo = (oLo + bLo) | 0;
-        hi = (oHi + bHi + ((oLo >>> 0) + (bLo >>> 0) > 0xffffffff ? 1 : 0)) | 0;
+        hi = (oHi + bHi + (lo >>> 0 < oLo >>> 0 ? 1 : 0)) | 0;
         break;
       case Amo.XOR:
         lo = oLo ^ bLo;
@@ -1627,7 +1636,8 @@ export class Hart {
       registers: new Int32Array(this.x.subarray(0, F_I32 + 64)),
       csrs: new Int32Array(this.csr),
       pmpCfg: new Uint8Array(this.pmp.cfg),
-      pmpAddr: new Float64Array(this.pmp.addr),
+      pmpAddrLo: new Int32Array(this.pmp.addrLo),
+      pmpAddrHi: new Int32Array(this.pmp.addrHi),
     };
   }
 }
@@ -1644,7 +1654,8 @@ export interface HartState {
   registers: Int32Array;
   csrs: Int32Array;
   pmpCfg: Uint8Array;
-  pmpAddr: Float64Array;
+  pmpAddrLo: Int32Array;
+  pmpAddrHi: Int32Array;
 }
 
 function shiftLeft(x: Int32Array, rd: number, lo: number, hi: number, s: number): void {

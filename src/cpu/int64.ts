@@ -1,14 +1,14 @@
 /**
  * 64-bit integer arithmetic on (lo, hi) int32 pairs, for the instructions whose results need more than
- * JavaScript's 53-bit-exact doubles. Results are left in resultLo/resultHi so nothing is allocated.
+ * JavaScript's 53-bit-exact doubles. Results are left in `result` (low word, high word): a typed array
+ * rather than variables, because int32 values beyond 31 bits would be boxed on every assignment.
  */
 
-export let resultLo = 0;
-export let resultHi = 0;
+export const result = new Int32Array(2);
 
 const TWO32 = 4294967296;
 
-/** Full 64-bit product of two unsigned 32-bit values into resultLo/resultHi. */
+/** Full 64-bit product of two unsigned 32-bit values into result[0]/result[1]. */
 function mulU32(a: number, b: number): void {
   const lo = Math.imul(a, b);
   const al = a & 0xffff;
@@ -16,14 +16,14 @@ function mulU32(a: number, b: number): void {
   const bl = b & 0xffff;
   const bh = b >>> 16;
   const cross = ah * bl + al * bh + ((al * bl) >>> 16);
-  resultLo = lo;
-  resultHi = (ah * bh + Math.floor(cross / 65536)) | 0;
+  result[0] = lo;
+  result[1] = (ah * bh + Math.floor(cross / 65536)) | 0;
 }
 
 /** Low 64 bits of a 64x64 product. */
 export function mul64(aLo: number, aHi: number, bLo: number, bHi: number): void {
   mulU32(aLo >>> 0, bLo >>> 0);
-  resultHi = (resultHi + Math.imul(aLo, bHi) + Math.imul(aHi, bLo)) | 0;
+  result[1] = (result[1] + Math.imul(aLo, bHi) + Math.imul(aHi, bLo)) | 0;
 }
 
 /** High 64 bits of the unsigned 128-bit product. */
@@ -33,23 +33,23 @@ function mulhuInto(aLo: number, aHi: number, bLo: number, bHi: number): void {
   const b0 = bLo >>> 0;
   const b1 = bHi >>> 0;
   mulU32(a0, b0);
-  const p00hi = resultHi >>> 0;
+  const p00hi = result[1] >>> 0;
   mulU32(a0, b1);
-  const p01lo = resultLo >>> 0;
-  const p01hi = resultHi >>> 0;
+  const p01lo = result[0] >>> 0;
+  const p01hi = result[1] >>> 0;
   mulU32(a1, b0);
-  const p10lo = resultLo >>> 0;
-  const p10hi = resultHi >>> 0;
+  const p10lo = result[0] >>> 0;
+  const p10hi = result[1] >>> 0;
   mulU32(a1, b1);
-  const p11lo = resultLo >>> 0;
-  const p11hi = resultHi >>> 0;
+  const p11lo = result[0] >>> 0;
+  const p11hi = result[1] >>> 0;
   const s1 = p00hi + p01lo + p10lo;
   const c1 = Math.floor(s1 / TWO32);
   const s2 = p01hi + p10hi + p11lo + c1;
   const w2 = s2 % TWO32;
   const c2 = Math.floor(s2 / TWO32);
-  resultLo = w2 | 0;
-  resultHi = (p11hi + c2) | 0;
+  result[0] = w2 | 0;
+  result[1] = (p11hi + c2) | 0;
 }
 
 export function mulhu64(aLo: number, aHi: number, bLo: number, bHi: number): void {
@@ -58,11 +58,11 @@ export function mulhu64(aLo: number, aHi: number, bLo: number, bHi: number): voi
 
 /** Subtracts (lo, hi) from the result pair, modulo 2^64. */
 function subtractFromResult(lo: number, hi: number): void {
-  const rl = resultLo;
+  const rl = result[0];
   const newLo = (rl - lo) | 0;
   const borrow = rl >>> 0 < lo >>> 0 ? 1 : 0;
-  resultLo = newLo;
-  resultHi = (resultHi - hi - borrow) | 0;
+  result[0] = newLo;
+  result[1] = (result[1] - hi - borrow) | 0;
 }
 
 export function mulh64(aLo: number, aHi: number, bLo: number, bHi: number): void {
@@ -83,8 +83,8 @@ function fitsDouble(hi: number): boolean {
 }
 
 function setFromDouble(v: number): void {
-  resultLo = v | 0;
-  resultHi = Math.floor(v / TWO32) | 0;
+  result[0] = v | 0;
+  result[1] = Math.floor(v / TWO32) | 0;
 }
 
 function toBigSigned(lo: number, hi: number): bigint {
@@ -96,29 +96,29 @@ function toBigUnsigned(lo: number, hi: number): bigint {
 }
 
 function setFromBig(v: bigint): void {
-  resultLo = Number(BigInt.asIntN(32, v));
-  resultHi = Number(BigInt.asIntN(32, v >> 32n));
+  result[0] = Number(BigInt.asIntN(32, v));
+  result[1] = Number(BigInt.asIntN(32, v >> 32n));
 }
 
 /** Signed division with RISC-V semantics: x/0 = -1, INT64_MIN/-1 = INT64_MIN. */
 export function div64(aLo: number, aHi: number, bLo: number, bHi: number, remainder: boolean): void {
   if (bLo === 0 && bHi === 0) {
     if (remainder) {
-      resultLo = aLo;
-      resultHi = aHi;
+      result[0] = aLo;
+      result[1] = aHi;
     } else {
-      resultLo = -1;
-      resultHi = -1;
+      result[0] = -1;
+      result[1] = -1;
     }
     return;
   }
   if (bLo === -1 && bHi === -1 && aLo === 0 && aHi === -0x80000000) {
     if (remainder) {
-      resultLo = 0;
-      resultHi = 0;
+      result[0] = 0;
+      result[1] = 0;
     } else {
-      resultLo = aLo;
-      resultHi = aHi;
+      result[0] = aLo;
+      result[1] = aHi;
     }
     return;
   }
@@ -139,11 +139,11 @@ export function div64(aLo: number, aHi: number, bLo: number, bHi: number, remain
 export function divu64(aLo: number, aHi: number, bLo: number, bHi: number, remainder: boolean): void {
   if (bLo === 0 && bHi === 0) {
     if (remainder) {
-      resultLo = aLo;
-      resultHi = aHi;
+      result[0] = aLo;
+      result[1] = aHi;
     } else {
-      resultLo = -1;
-      resultHi = -1;
+      result[0] = -1;
+      result[1] = -1;
     }
     return;
   }
@@ -168,7 +168,7 @@ export function pairToBigInt(lo: number, hi: number): bigint {
   return toBigSigned(lo, hi);
 }
 
-/** Sets resultLo/resultHi from an integral double (exact below 2^53 in magnitude). */
+/** Sets result[0]/result[1] from an integral double (exact below 2^53 in magnitude). */
 export function numberToPair(v: number): void {
   setFromDouble(v);
 }

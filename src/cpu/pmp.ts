@@ -18,13 +18,13 @@ const A_OFF = 0;
 const A_TOR = 1;
 const A_NA4 = 2;
 
-const TWO32 = 4294967296;
 
 export class Pmp {
   /** Raw configuration byte per entry. */
   readonly cfg = new Uint8Array(PMP_ENTRIES);
-  /** pmpaddr values (address bits 55..2), as doubles: exact, since they are below 2^54. */
-  readonly addr = new Float64Array(PMP_ENTRIES);
+  /** pmpaddr values (address bits 55..2) as low and high words: 54 bits do not fit a double exactly. */
+  readonly addrLo = new Int32Array(PMP_ENTRIES);
+  readonly addrHi = new Int32Array(PMP_ENTRIES);
   private readonly start = new Float64Array(PMP_ENTRIES);
   private readonly end = new Float64Array(PMP_ENTRIES);
   private active = 0;
@@ -50,40 +50,39 @@ export class Pmp {
 
   setAddr(i: number, lo: number, hi: number): void {
     if (this.addrIsLocked(i)) return;
-    this.addr[i] = (hi & 0x3fffff) * TWO32 + (lo >>> 0);
+    this.addrLo[i] = lo;
+    this.addrHi[i] = hi & 0x3fffff;
     this.recompute();
   }
 
+  private addrBig(i: number): bigint {
+    return (BigInt(this.addrHi[i]) << 32n) | BigInt(this.addrLo[i] >>> 0);
+  }
+
+  /** Turns the registers into byte ranges. Exact in BigInt; the doubles only round far above RAM. */
   private recompute(): void {
     this.active = 0;
     for (let i = 0; i < PMP_ENTRIES; i++) {
       const mode = (this.cfg[i] >> PMP_A_SHIFT) & 3;
-      const a = this.addr[i];
-      let s = 0;
-      let e = 0;
-      if (mode === A_OFF) {
-        s = 0;
-        e = 0;
-      } else if (mode === A_TOR) {
-        s = i === 0 ? 0 : this.addr[i - 1] * 4;
-        e = a * 4;
+      const a = this.addrBig(i);
+      let s = 0n;
+      let e = 0n;
+      if (mode === A_TOR) {
+        s = i === 0 ? 0n : this.addrBig(i - 1) << 2n;
+        e = a << 2n;
       } else if (mode === A_NA4) {
-        s = a * 4;
-        e = s + 4;
-      } else {
-        // NAPOT: trailing ones in pmpaddr give the size.
-        let ones = 0;
-        let rest = a;
-        while (rest % 2 === 1) {
-          ones++;
-          rest = (rest - 1) / 2;
-        }
-        const size = 2 ** (ones + 3);
-        s = Math.floor((a * 4) / size) * size;
+        s = a << 2n;
+        e = s + 4n;
+      } else if (mode !== A_OFF) {
+        // NAPOT: the number of trailing ones in pmpaddr gives the size.
+        let ones = 0n;
+        while ((a >> ones) & 1n) ones++;
+        const size = 1n << (ones + 3n);
+        s = (a << 2n) & ~(size - 1n);
         e = s + size;
       }
-      this.start[i] = s;
-      this.end[i] = e;
+      this.start[i] = Number(s);
+      this.end[i] = Number(e);
       if (mode !== A_OFF) this.active++;
     }
   }

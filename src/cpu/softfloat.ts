@@ -62,13 +62,9 @@ export const FMT_D: Fmt = mkFmt(64, 53, 11);
 /** Flags raised by the operations of this module since the caller last cleared them. */
 export const sfState = { flags: 0 };
 
-const enum K {
-  Zero,
-  Num,
-  Inf,
-  QNaN,
-  SNaN,
-}
+/** Operand classes. */
+const K = { Zero: 0, Num: 1, Inf: 2, QNaN: 3, SNaN: 4 } as const;
+type K = (typeof K)[keyof typeof K];
 
 interface Unpacked {
   k: K;
