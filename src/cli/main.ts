@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
+import { runVm } from './run.js';
 import { runElf } from './run-elf.js';
 import { parseCount, parseSize } from './sizes.js';
 
@@ -43,6 +44,24 @@ program
   });
 
 program
+  .command('run', { isDefault: false })
+  .description('boot a VM on the virt board; the terminal is its serial console (Ctrl-A x quits)')
+  .option('--kernel <file>', 'Linux Image, gzip-compressed Image, ELF vmlinux or raw binary (default: the bundled guest)')
+  .option('--initrd <file>', 'initial RAM disk')
+  .option('--append <cmdline>', 'kernel command line', 'console=ttyS0')
+  .option('--mem <size>', 'RAM size', option(parseSize, '--mem'), 256 * 1024 * 1024)
+  .option('--smp <n>', 'number of harts', option((t, w) => parseCount(t, w), '--smp'), 1)
+  .option('--bios <builtin|none|file>', 'firmware: built-in SBI, none (kernel in M-mode), or an M-mode image such as OpenSBI fw_dynamic.bin', 'builtin')
+  .option('--dump-dtb <file>', 'write the devicetree blob and exit')
+  .action(async (opts: { kernel?: string; initrd?: string; append: string; mem: number; smp: number; bios: string; dumpDtb?: string }) => {
+    process.exitCode = await runVm({
+      ...opts,
+      defaultKernel: join(packageRoot(), 'images', 'linux', 'Image.gz'),
+      defaultInitrd: join(packageRoot(), 'images', 'linux', 'initramfs.cpio.gz'),
+    });
+  });
+
+program
   .command('demo')
   .description('run the bundled bare-metal demo program')
   .action(() => {
@@ -55,4 +74,4 @@ program
     process.exitCode = runElf(demo, { maxInstructions: 10e9, ramSize: 64 * 1024 * 1024, trace: false, stats: true });
   });
 
-program.parse();
+await program.parseAsync();

@@ -332,6 +332,12 @@ export class Hart {
     return this.raise(CAUSE_ILLEGAL_INSTRUCTION, bits >>> 0, 0);
   }
 
+  /**
+   * Firmware implemented by the host (the built-in SBI): sees every trap bound for M-mode before the
+   * hart takes it, and returns true when it handled the trap itself (it then sets pc and registers).
+   */
+  machineTrapHandler: ((cause: number, interrupt: boolean, epcLo: number, epcHi: number) => boolean) | null = null;
+
   /** Enters the trap handler for `cause`; the return address is (epcLo, epcHi). */
   enterTrap(
     cause: number,
@@ -345,6 +351,9 @@ export class Hart {
     const priv = this.priv;
     const deleg = interrupt ? csr[CSR_MIDELEG * 2] : csr[CSR_MEDELEG * 2];
     const toSupervisor = priv <= PRIV_S && ((deleg >>> cause) & 1) === 1;
+    if (!toSupervisor && this.machineTrapHandler !== null && this.machineTrapHandler(cause, interrupt, epcLo, epcHi)) {
+      return;
+    }
     let status = csr[CSR_MSTATUS * 2];
     let vector: number;
     this.reservation = -1;
@@ -704,6 +713,12 @@ export class Hart {
    * Returns the number of instructions retired.
    */
   run(budget: number): number {
+    // The first calls run tiny batches so that every exit path of the interpreter loop has executed
+    // before V8 optimises it; optimised code meeting an exit it never saw deoptimises on every batch.
+    if (this.warmupCalls > 0) {
+      this.warmupCalls--;
+      if (budget > 64) budget = 64;
+    }
     const startRetired = this.retired;
     let executed = 0;
     this.yieldRequested = false;
@@ -723,6 +738,8 @@ export class Hart {
     this.retired = startRetired + executed;
     return executed;
   }
+
+  private warmupCalls = 2000;
 
   /** Budget left in execute() when it last called out; tells run() how far a trapping batch got. */
   private remaining = 0;

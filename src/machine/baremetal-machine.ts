@@ -16,8 +16,6 @@ import { type ElfImage, ElfError, loadSegments } from './elf.js';
 export const BAREMETAL_RAM_BASE = 0x8000_0000;
 export const BAREMETAL_CLINT_BASE = 0x200_0000;
 const BATCH = 1 << 16;
-const WARMUP_CALLS = 2000;
-const WARMUP_BATCH = 64;
 const TWO32 = 4294967296;
 
 export interface BareMetalOptions {
@@ -81,7 +79,6 @@ export class BareMetalMachine {
     const trace = this.options.trace;
     const started = performance.now();
     let total = 0;
-    let calls = 0;
     const elapsed = (): number => (performance.now() - started) / 1000;
     while (this.exitCode === null) {
       this.clint.update();
@@ -91,11 +88,7 @@ export class BareMetalMachine {
         continue;
       }
       if (total >= limit) return { kind: 'limit', instructions: total, seconds: elapsed() };
-      // The first batches are tiny so that every exit path of the interpreter loop has run before V8
-      // optimises it; optimised code that meets an exit it never saw deoptimises on every batch.
-      const batch = calls < WARMUP_CALLS ? WARMUP_BATCH : BATCH;
-      calls++;
-      const budget = trace ? 1 : Math.min(batch, limit - total);
+      const budget = trace ? 1 : Math.min(BATCH, limit - total);
       if (trace) trace(hart);
       total += hart.run(budget);
     }

@@ -53,7 +53,8 @@ export type Category =
   | 'hint'
   | 'misaligned'
   | 'smc'
-  | 'csr';
+  | 'csr'
+  | 'vm';
 
 export const DEFAULT_WEIGHTS: Readonly<Record<Category, number>> = {
   alu: 10,
@@ -91,6 +92,8 @@ export const DEFAULT_WEIGHTS: Readonly<Record<Category, number>> = {
   misaligned: 2,
   smc: 1.5,
   csr: 1,
+  // Only in sequences that run with Sv39 translation (see generateSequence).
+  vm: 6,
 };
 
 /** Groups used to give some sequences a focus, so that rare interactions get dense coverage. */
@@ -109,7 +112,12 @@ const FOCUS_GROUPS: readonly (readonly Category[])[] = [
   ['smc', 'fence', 'csr', 'jump'],
 ];
 
+/** Privilege mode a sequence runs in (bare translation; M-mode takes every trap). */
+export type PrivMode = 'M' | 'S' | 'U';
+
 export interface GenOptions {
+  /** Fixed privilege mode; by default M for 60% of sequences, S or U for the rest. */
+  mode?: PrivMode;
   /** Instruction items per sequence (labels and multi-instruction setup do not count). */
   length: number;
   /** Overrides of DEFAULT_WEIGHTS; a weight of 0 disables a category. */
@@ -143,7 +151,21 @@ export interface Sequence {
    * sequence whose instructions straddled a page boundary in the original batch).
    */
   pageOffset?: number;
+  /** Privilege mode; M when absent. */
+  mode?: PrivMode;
+  /** S/U only: run with Sv39 translation (runtime.c's tables), and mstatus.SUM / MXR. */
+  vm?: boolean;
+  sum?: boolean;
+  mxr?: boolean;
 }
+
+// Layout of the translation window that runtime.c builds (keep the two in sync).
+const WINDOW_VA = 0x40000000;
+const WINDOW_PAIRS = 10;
+/** Page offset of the scratch area: its first 128 bytes end a page, the rest start the next. */
+const SCRATCH_PAGE_OFFSET = 0xf80;
+/** Megapages: misaligned (always faults), U = 1 and U = 0 views of the first 2 MiB of RAM. */
+const MEGA_VA = [0x40200000, 0x40400000, 0x40600000];
 
 const M64 = (1n << 64n) - 1n;
 const u64 = (v: bigint): bigint => v & M64;
@@ -393,6 +415,7 @@ class SeqGen {
   constructor(
     private rng: Rng,
     private weights: Record<Category, number>,
+    private mode: PrivMode,
   ) {}
 
   // -- registers
@@ -749,6 +772,8 @@ class SeqGen {
           'fence.tso',
           'nop',
           insn32(0x0100000f),
+          // With satp = 0 a no-op in M and S; illegal in U.
+          `sfence.vma x${this.x()}, x${this.x()}`,
         ]);
         this.emit('fence', [op]);
         return;
@@ -796,7 +821,93 @@ class SeqGen {
       case 'csr':
         this.genCsr();
         return;
+      case 'vm':
+        this.genVm();
+        return;
     }
+  }
+
+  /**
+   * Accesses through the translation window and megapages (page faults with their tval,
+   * SUM/MXR), and PTE rewrites followed by sfence.vma (stale TLB entries).
+   */
+  private genVm(): void {
+    const rng = this.rng;
+    const base = this.nonZeroBase();
+    const r = rng.int(10);
+    if (r < 6) {
+      const [op, size] = rng.pick([
+        ['lb', 1],
+        ['lhu', 2],
+        ['lw', 4],
+        ['ld', 8],
+        ['sb', 1],
+        ['sh', 2],
+        ['sw', 4],
+        ['sd', 8],
+        ['fld', 8],
+        ['fsw', 4],
+        ['amoadd.w', 4],
+        ['amoor.d', 8],
+        ['lr.d', 8],
+      ] as const);
+      // Misaligned accesses stay inside one page pair, whose two pages share permissions.
+      let a = rng.int(SCRATCH_BYTES / size) * size;
+      if (rng.chance(0.15) && !op.startsWith('amo') && !op.startsWith('lr')) a = rng.range(120, 127);
+      let setup: string[];
+      if (rng.chance(0.75)) {
+        const pair = rng.int(WINDOW_PAIRS);
+        const page = 2 * pair + ((SCRATCH_PAGE_OFFSET + a) >> 12);
+        const va = WINDOW_VA + page * 4096 + ((SCRATCH_PAGE_OFFSET + a) & 0xfff);
+        setup = [`li x${base}, ${hex(va)}`];
+      } else {
+        // The scratch area seen through a megapage: same physical address, VA moved.
+        let t = this.x(false);
+        while (t === base) t = this.x(false);
+        const mega = rng.pick(MEGA_VA);
+        setup = [`lla x${base}, scratch+${a}`, `li x${t}, ${mega - 0x80000000}`, `add x${base}, x${base}, x${t}`];
+      }
+      let line: string;
+      if (op.startsWith('amo')) line = `${op} x${this.xd()}, x${this.x()}, (x${base})`;
+      else if (op === 'lr.d') line = `lr.d x${this.xd()}, (x${base})`;
+      else if (op === 'fld') line = `fld f${this.fd('d')}, 0(x${base})`;
+      else if (op === 'fsw') line = `fsw f${this.f()}, 0(x${base})`;
+      else if (op.startsWith('s')) line = `${op} x${this.x()}, 0(x${base})`;
+      else line = `${op} x${this.xd()}, 0(x${base})`;
+      this.emit(`vm-${op}`, [...setup, line]);
+      return;
+    }
+    if (r < 8 && this.mode === 'S') {
+      // Rewrite both PTEs of a pair: flip some of V/R/W/X/U (A/D stay set), then flush.
+      const pair = rng.int(WINDOW_PAIRS);
+      let v = this.x(false);
+      while (v === base) v = this.x(false);
+      const flip = rng.range(1, 31);
+      const va = WINDOW_VA + 2 * pair * 4096;
+      const flush = rng.pick([
+        ['sfence.vma'],
+        [`li x${v}, ${hex(va + rng.int(2) * 4096 + rng.int(4096))}`, `sfence.vma x${v}`],
+        [`li x${v}, ${hex(va + rng.int(2) * 4096)}`, `sfence.vma x${v}, x0`],
+        [`li x${v}, 0`, `sfence.vma x0, x${v}`],
+      ]);
+      // Touch the page first so a stale translation would be cached, when the old PTE allows it.
+      this.emit('vm-pte', [
+        `li x${base}, ${hex(va + SCRATCH_PAGE_OFFSET)}`,
+        `lb x0, 0(x${base})`,
+        `lla x${base}, l0_win+${16 * pair}`,
+        `ld x${v}, 0(x${base})`,
+        `xori x${v}, x${v}, ${flip}`,
+        `sd x${v}, 0(x${base})`,
+        `ld x${v}, 8(x${base})`,
+        `xori x${v}, x${v}, ${flip}`,
+        `sd x${v}, 8(x${base})`,
+        ...flush,
+      ]);
+      return;
+    }
+    // SUM / MXR: writable through sstatus in S-mode, an illegal-instruction trap in U-mode.
+    const bit = rng.pick([18, 19]);
+    this.emit('vm-sstatus', [`li x${base}, ${hex(1 << bit)}`, `${rng.pick(['csrs', 'csrc'])} sstatus, x${base}`]);
   }
 
   /** HINT encodings: they must execute as no-ops, never trap. */
@@ -1125,7 +1236,7 @@ class SeqGen {
         const t = this.x(false);
         const label = this.forwardLabel(dist);
         const op = rng.pick(['c.jr', 'c.jalr', 'jr', 'jalr']);
-        this.emit(op, [`lla x${t}, ${label}`, `${op} x${t}`], op.startsWith('c.') ? false : true);
+        this.emit(op, [`lla x${t}, ${label}`, `${op} x${t}`], !op.startsWith('c.'));
         return;
       }
     }
@@ -1215,6 +1326,17 @@ class SeqGen {
   private genTrap(): void {
     const rng = this.rng;
     const r = () => rng.int(32);
+    if (this.mode !== 'M' && rng.chance(0.15)) {
+      // Instructions and CSRs above the current privilege level. mcounteren is 0, so the
+      // counters are out of reach below M too (and in M they are never read: not deterministic).
+      // No wfi: in U-mode it may trap or complete, the implementation's choice.
+      const ops =
+        this.mode === 'U'
+          ? ['sret', 'mret', `csrr x${r()}, sscratch`, `csrr x${r()}, cycle`, `csrr x${r()}, time`]
+          : ['mret', `csrr x${r()}, mscratch`, `csrr x${r()}, instret`, `csrr x${r()}, time`, `csrw mtvec, x${r()}`];
+      this.emit('privileged', [rng.pick(ops)]);
+      return;
+    }
     switch (rng.int(14)) {
       case 0:
         this.emit('ecall', ['ecall']);
@@ -1503,12 +1625,20 @@ export function generateSequence(seed: string, index: number, opts: GenOptions):
   const rng = new Rng(`${seed}#${index}`);
   const weights = scaleWeights(rng, { ...DEFAULT_WEIGHTS, ...opts.weights });
   const { init, ftypes } = generateInit(rng);
-  const gen = new SeqGen(rng, weights);
+  const mode = opts.mode ?? (rng.chance(0.6) ? 'M' : rng.chance(0.5) ? 'S' : 'U');
+  const vm = mode !== 'M' && rng.chance(0.6);
+  if (!vm) weights.vm = 0;
+  const gen = new SeqGen(rng, weights, mode);
   gen.initFTypes(ftypes);
   const length = Math.max(1, Math.round(opts.length * (0.5 + rng.u32() / 0x100000000)));
   for (let i = 0; i < length; i++) gen.step();
   if ((opts.weights?.accessFault ?? DEFAULT_WEIGHTS.accessFault) > 0 && rng.chance(0.03)) gen.fetchFault();
-  const seq: Sequence = { id: `${seed}#${index}`, items: gen.finish(), init };
+  const seq: Sequence = { id: `${seed}#${index}`, items: gen.finish(), init, mode };
+  if (vm) {
+    seq.vm = true;
+    seq.sum = rng.chance(0.5);
+    seq.mxr = rng.chance(0.5);
+  }
   // Start some sequences just below a page boundary, so that instructions straddling two pages
   // (fetch, decode caches, mtval) are exercised routinely.
   if (rng.chance(0.1)) seq.pageOffset = 4096 - 2 * rng.range(1, 48);

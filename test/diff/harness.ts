@@ -116,7 +116,9 @@ export function emitAssembly(seqs: readonly Sequence[], printMem = false): strin
         out.push(item.label ? text : `  ${text}`);
       }
     }
-    out.push('  j seq_exit', `seq_${slot}_end:`);
+    // The closing ecall is recognised by the trap handler by its address and ends the
+    // sequence in M-mode, whatever mode the sequence ran in.
+    out.push('  ecall', `seq_${slot}_end:`);
   });
   out.push('', '  .section .rodata', '  .balign 64');
   seqs.forEach((seq, slot) => {
@@ -142,7 +144,12 @@ export function emitAssembly(seqs: readonly Sequence[], printMem = false): strin
     }
   });
   out.push('  .balign 8', '  .globl seq_table, seq_count, seq_print_mem', 'seq_table:');
-  seqs.forEach((_, slot) => out.push(`  .dword seq_${slot}, init_${slot}, mem_${slot}, seq_${slot}_end`));
+  for (let slot = 0; slot < seqs.length; slot++) {
+    const seq = seqs[slot];
+    const flags =
+      { M: 3, S: 1, U: 0 }[seq.mode ?? 'M'] | (seq.vm ? 4 : 0) | (seq.sum ? 8 : 0) | (seq.mxr ? 16 : 0);
+    out.push(`  .dword seq_${slot}, init_${slot}, mem_${slot}, seq_${slot}_end, ${flags}`);
+  }
   out.push(`seq_count: .dword ${seqs.length}`, `seq_print_mem: .dword ${printMem ? 1 : 0}`, '');
   return out.join('\n');
 }
@@ -350,7 +357,12 @@ const CAUSE_NAMES: Record<string, string> = {
   '5': 'load-access',
   '6': 'store-misaligned',
   '7': 'store-access',
+  '8': 'ecall-u',
+  '9': 'ecall-s',
   '11': 'ecall-m',
+  '12': 'fetch-page',
+  '13': 'load-page',
+  '15': 'store-page',
 };
 
 export function formatTrap(t: TrapRecord): string {
@@ -371,9 +383,10 @@ export interface Difference {
 function sameTrap(q: TrapRecord, t: TrapRecord, base: bigint): boolean {
   if (q.offset !== t.offset) return false;
   let qCause = q.cause;
-  // QEMU 7.2 reports faulting AMOs (not LR) as loads: misaligned -> 4, access fault -> 5. The
-  // ISA says an AMO raises store/AMO exceptions (6, 7), so compare against those instead.
-  if (isAmoNotLr(q.insn) && (qCause === 4n || qCause === 5n)) qCause += 2n;
+  // QEMU 7.2 reports faulting AMOs (not LR) as loads when the read side fails: misaligned 4,
+  // access fault 5, page fault 13. The ISA says an AMO raises store/AMO exceptions (6, 7, 15),
+  // so compare against those instead.
+  if (isAmoNotLr(q.insn) && (qCause === 4n || qCause === 5n || qCause === 13n)) qCause += 2n;
   let causeOk = qCause === t.cause;
   // A misaligned LR/AMO may raise either address-misaligned or access fault (A extension).
   if (!causeOk && qCause === 4n && t.cause === 5n) causeOk = true;
@@ -493,9 +506,15 @@ export interface Mismatch {
   typervisor: SeqResult;
 }
 
+export function describeMode(seq: Sequence): string {
+  const parts = [`${seq.mode ?? 'M'}-mode`];
+  if (seq.vm) parts.push(`Sv39${seq.sum ? ' SUM' : ''}${seq.mxr ? ' MXR' : ''}`);
+  return parts.join(', ');
+}
+
 export function formatMismatch(m: Mismatch, replayHint: string): string {
   const lines = [
-    `MISMATCH in sequence ${m.seq.id} (slot ${m.slot} of ${m.elf})`,
+    `MISMATCH in sequence ${m.seq.id} (${describeMode(m.seq)}, slot ${m.slot} of ${m.elf})`,
     `replay: ${replayHint}`,
     'differences (QEMU vs Typervisor):',
     ...m.diffs.map((d) => `  ${d.what}: qemu=${d.qemu} typervisor=${d.typervisor}`),

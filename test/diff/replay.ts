@@ -11,13 +11,14 @@
 
 import { parseArgs } from 'node:util';
 import { directedSequences } from './directed.js';
-import { generateSequence, type Item, type Sequence } from './generator.js';
+import { generateSequence, type Item, type PrivMode, type Sequence } from './generator.js';
 import {
   buildElf,
   checkTools,
   compareResults,
   type Difference,
   describeInit,
+  describeMode,
   disassemble,
   formatTrap,
   runBatch,
@@ -86,6 +87,7 @@ async function main(): Promise<void> {
       count: { type: 'string' },
       'page-offset': { type: 'string' },
       directed: { type: 'string' },
+      mode: { type: 'string' },
       shrink: { type: 'boolean', default: false },
       'qemu-only': { type: 'boolean', default: false },
     },
@@ -103,7 +105,7 @@ async function main(): Promise<void> {
   if (withTv && !typervisorAvailable())
     throw new Error('dist/src/cli/main.js not built (npx tsc -p tsconfig.json)');
 
-  const opts = { length: Number(values.length) };
+  const opts = { length: Number(values.length), mode: values.mode as PrivMode | undefined };
   let seq: Sequence;
   if (values.directed) {
     const found = directedSequences().find((d) => d.id === `directed:${values.directed}`);
@@ -126,7 +128,7 @@ async function main(): Promise<void> {
 
   const outcome = await runBatch([seq], 'replay', { typervisor: withTv, printMem: true });
   const { elf } = await buildElf([seq], 'replay', true);
-  console.log(`sequence ${seq.id} at 0x${symbolAddress(elf, 'seq_0')?.toString(16)}; ELF ${elf}`);
+  console.log(`${describeMode(seq)} sequence ${seq.id} at 0x${symbolAddress(elf, 'seq_0')?.toString(16)}; ELF ${elf}`);
   console.log('initial state of the registers the sequence names:');
   console.log(describeInit(seq));
   console.log('listing:');

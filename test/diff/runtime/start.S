@@ -21,17 +21,28 @@ _start:
   lla t0, trap_handler
   csrw mtvec, t0
   csrwi mie, 0
-  /* FS = dirty so the FPU is usable; MPP = M so mret stays in M-mode. */
-  li t0, (3 << 13) | (3 << 11)
+  /* FS = dirty so the FPU is usable in every mode. */
+  li t0, 3 << 13
   csrs mstatus, t0
+  /* S- and U-mode sequences: one PMP region granting everything, bare translation, every
+     trap to M, and no counters (reading them is not deterministic, so it must trap). */
+  li t0, -1
+  csrw pmpaddr0, t0
+  li t0, 0x1f
+  csrw pmpcfg0, t0
+  csrw medeleg, zero
+  csrw mideleg, zero
+  csrw mcounteren, zero
+  csrw scounteren, zero
   call main
 1:
   j 1b
 
   .text
-  /* run_seq(const struct seq_desc *d): d->entry, d->init, d->mem, d->end. Loads the whole
-     register file from d->init and "returns" into the sequence with mret, so that no register
-     has to be sacrificed as a jump target. The sequence jumps to seq_exit when done. */
+  /* run_seq(const struct seq_desc *d): d->entry, d->init, d->mem, d->end, d->flags. Loads the
+     whole register file from d->init and "returns" into the sequence with mret, in the
+     privilege mode in d->flags, so that no register has to be sacrificed as a jump target. The sequence ends
+     with an ecall just before d->end, which the trap handler turns into a jump to seq_exit. */
   .globl run_seq
   .align 2
 run_seq:
@@ -64,10 +75,12 @@ run_seq:
   sd zero, TL_ABORT_OFF(t2)
   lla t3, handler_save
   csrw mscratch, t3
-  li t3, 3 << 11
-  csrs mstatus, t3
-  li t3, 1 << 7
+  li t3, (3 << 11) | (1 << 7)
   csrc mstatus, t3
+  ld t3, 32(a0)
+  andi t3, t3, 3
+  slli t3, t3, 11
+  csrs mstatus, t3
   /* A reservation left by an earlier sequence must not let this one's first SC succeed. */
   lla t3, resv_dummy
   sc.d zero, zero, (t3)
@@ -140,8 +153,8 @@ run_seq:
   ld x31, 31*8(x31)
   mret
 
-  /* Every sequence ends with "j seq_exit". mscratch is borrowed to free one register; run_seq
-     sets it again before the next sequence. */
+  /* Reached in M-mode from the trap handler. mscratch is borrowed to free one register;
+     run_seq sets it again before the next sequence. */
   .globl seq_exit
   .align 2
 seq_exit:
@@ -252,6 +265,14 @@ trap_handler:
   bltu t3, t2, 3f
   ld t2, TL_END(t0)
   bgeu t3, t2, 3f
+  /* The ecall that closes the sequence (causes 8, 9, 11 for U, S, M) is its exit. */
+  addi t2, t2, -4
+  bne t3, t2, 4f
+  csrr t2, mcause
+  addi t2, t2, -8
+  li t1, 3
+  bleu t2, t1, 5f
+4:
   ld t1, TL_COUNT(t0)
   addi t2, t1, 1
   sd t2, TL_COUNT(t0)
@@ -297,6 +318,10 @@ trap_handler:
   ld t2, TL_BASE(t0)
   sub t2, t3, t2
   sd t2, TL_ABORT_OFF(t0)
+5:
+  /* Leave the sequence: continue at seq_exit, in M-mode. */
+  li t2, 3 << 11
+  csrs mstatus, t2
   lla t3, seq_exit
   csrw mepc, t3
   ld t0, 0(sp)

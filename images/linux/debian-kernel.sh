@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Fetch Debian 13 ("trixie")'s stock riscv64 kernel for boot tests (nothing here is committed).
+#
+# Uses only apt with a private configuration in build/linux/debian-kernel/apt: a trixie
+# riscv64 source derived at run time from this machine's own Debian archive entries (same
+# URIs and keyring, suite renamed), so the machine's apt state is left untouched. It downloads
+# the package that `linux-image-riscv64` depends on and extracts boot/vmlinux-<version>, which is
+# a RISC-V `Image` (PE/EFI header plus the RISC-V Image header), about 30 MB.
+#
+# Output: build/linux/debian-kernel/vmlinux-<version> and a symlink build/linux/debian-kernel/Image
+#
+# Usage: images/linux/debian-kernel.sh
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+WORK="${BUILD_DIR:-$ROOT/build/linux}/debian-kernel"
+SUITE="${DEBIAN_SUITE:-trixie}"
+META="${DEBIAN_KERNEL_META:-linux-image-riscv64}"
+
+die() {
+	printf 'debian-kernel.sh: error: %s\n' "$*" >&2
+	exit 1
+}
+log() { printf '==> %s\n' "$*"; }
+
+for tool in apt-get apt-cache dpkg-deb awk; do
+	command -v "$tool" >/dev/null || die "'$tool' not found (this script needs Debian's apt and dpkg)"
+done
+codename="$(. /etc/os-release && echo "${VERSION_CODENAME:-}")"
+[ -n "$codename" ] || die "cannot tell this machine's Debian release (no VERSION_CODENAME in /etc/os-release)"
+
+apt="$WORK/apt"
+rm -rf "$apt"
+mkdir -p "$apt/sources.list.d" "$apt/lists/partial" "$apt/cache/archives/partial" "$WORK"
+: >"$apt/status"
+: >"$apt/sources.list"
+
+# Take the machine's main-archive entries (suite exactly "$codename", not -updates/-security)
+# and point them at $SUITE for riscv64.
+for f in /etc/apt/sources.list.d/*.sources; do
+	[ -e "$f" ] || continue
+	awk -v cn="$codename" -v suite="$SUITE" '
+		BEGIN { RS = ""; ORS = "\n\n" }
+		{
+			deb = 0; ok = 0; out = ""
+			n = split($0, L, "\n")
+			for (i = 1; i <= n; i++) {
+				line = L[i]
+				if (line ~ /^Types:/) { if (line ~ /[[:space:]]deb([[:space:]]|$)/) deb = 1; line = "Types: deb" }
+				else if (line ~ /^Suites:/) {
+					m = split(substr(line, 8), S, /[[:space:]]+/)
+					for (j = 1; j <= m; j++) if (S[j] == cn) ok = 1
+					line = "Suites: " suite
+				}
+				else if (line ~ /^Architectures:/) continue
+				if (line ~ /^Enabled:[[:space:]]*[Nn]o/) deb = 0
+				out = out line "\n"
+			}
+			if (deb && ok) printf "%sArchitectures: riscv64\n", out
+		}' "$f"
+done >"$apt/sources.list.d/$SUITE.sources"
+for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+	[ -e "$f" ] || continue
+	awk -v cn="$codename" -v suite="$SUITE" '
+		$1 == "deb" && $2 !~ /^\[/ && $3 == cn { $1 = "deb [arch=riscv64]"; $3 = suite; print }' "$f"
+done >"$apt/sources.list"
+grep -q . "$apt/sources.list.d/$SUITE.sources" "$apt/sources.list" ||
+	die "found no Debian archive entry for '$codename' in /etc/apt/sources.list{,.d/*} to derive a $SUITE source from"
+
+opts=(
+	-o "Dir::Etc::SourceList=$apt/sources.list"
+	-o "Dir::Etc::SourceParts=$apt/sources.list.d"
+	-o "Dir::State::Lists=$apt/lists"
+	-o "Dir::State::status=$apt/status"
+	-o "Dir::Cache=$apt/cache"
+	-o "Dir::Cache::pkgcache="
+	-o "Dir::Cache::srcpkgcache="
+	-o "APT::Architecture=riscv64"
+	-o "APT::Architectures::=riscv64"
+	-o "APT::Sandbox::User=root"
+	-o "Acquire::By-Hash=force"
+)
+log "apt-get update ($SUITE riscv64, private state in $apt)"
+apt-get "${opts[@]}" update >"$WORK/apt.log" 2>&1 ||
+	die "apt-get update failed: Debian $SUITE riscv64 is not reachable from here (see $WORK/apt.log)"
+
+pkg="$(apt-cache "${opts[@]}" depends "$META" 2>/dev/null | awk '/Depends: linux-image-[0-9]/ { print $2; exit }')"
+[ -n "$pkg" ] || die "apt-cache found no kernel package behind $META in $SUITE riscv64 (see $WORK/apt.log)"
+pkg="${pkg%%:*}"
+log "downloading $pkg"
+(cd "$WORK" && rm -f ./*.deb && apt-get "${opts[@]}" download "$pkg:riscv64") >>"$WORK/apt.log" 2>&1 ||
+	die "apt-get download $pkg failed (see $WORK/apt.log)"
+deb="$(ls "$WORK"/*.deb | head -n 1)"
+rm -rf "$WORK/root"
+dpkg-deb -x "$deb" "$WORK/root"
+vmlinux="$(ls "$WORK"/root/boot/vmlinux-* 2>/dev/null | head -n 1)"
+[ -n "$vmlinux" ] || die "$deb has no boot/vmlinux-*"
+cp "$vmlinux" "$WORK/"
+ln -sfn "$(basename "$vmlinux")" "$WORK/Image"
+log "$(basename "$vmlinux"): $(stat -c %s "$vmlinux") bytes -> $WORK/Image"
+echo "Boot test: qemu-system-riscv64 -M virt -m 256M -nographic -bios default -kernel $WORK/Image \\"
+echo "             -initrd images/linux/initramfs.cpio.gz -append console=ttyS0"

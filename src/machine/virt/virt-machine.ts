@@ -1,0 +1,362 @@
+/**
+ * The `virt` board: harts, RAM and the platform devices of QEMU's RISC-V virt machine at the same
+ * addresses, a devicetree describing them, and the two ways to boot Linux (built-in SBI, or real
+ * M-mode firmware such as OpenSBI). The host drives it through a small interface: start the run loop,
+ * feed console input, receive console output and the reason it stopped.
+ */
+import { MIP_SEIP, MSTATUS_MPP, PRIV_M, PRIV_S } from '../../cpu/constants.js';
+import {
+  CSR_MCOUNTEREN,
+  CSR_MEDELEG,
+  CSR_MENVCFG,
+  CSR_MIDELEG,
+  CSR_MSTATUS,
+  CSR_SCOUNTEREN,
+  CSR_STIMECMP,
+} from '../../cpu/csr-numbers.js';
+import { Hart } from '../../cpu/hart.js';
+import { RAM_BYTE } from '../../cpu/state-layout.js';
+import { planBoot } from '../boot/layout.js';
+import { BootImageError, type KernelImage, prepareKernel } from '../boot/kernel-image.js';
+import { SystemBus } from '../bus.js';
+import { GuestClock } from '../clock.js';
+import { Clint } from '../devices/clint.js';
+import { GoldfishRtc } from '../devices/goldfish-rtc.js';
+import { Plic } from '../devices/plic.js';
+import { SifiveTest } from '../devices/sifive-test.js';
+import { Uart16550 } from '../devices/uart16550.js';
+import { VirtioMmioEmpty } from '../devices/virtio-mmio-empty.js';
+import { BuiltinSbi } from '../firmware/sbi.js';
+import { buildVirtDeviceTree } from './devicetree.js';
+import { PLIC_NUM_SOURCES, TIMEBASE_FREQUENCY, VIRT, VIRT_IRQ, virtioSlot } from './memory-map.js';
+
+const TWO32 = 4294967296;
+const BATCH = 1 << 16;
+/** Longest stretch of guest execution between looks at the host's event loop (console input, timers). */
+const SLICE_MS = 20;
+/** Longest sleep of an idle VM before it looks at its timers again. */
+const MAX_SLEEP_MS = 1000;
+
+export interface NamedBytes {
+  name: string;
+  bytes: Uint8Array;
+}
+
+export interface VirtMachineConfig {
+  ramSize: number;
+  harts: number;
+  /** 'builtin': the host serves SBI and the kernel starts in S-mode; 'none': the kernel starts in M-mode. */
+  bios: 'builtin' | 'none' | NamedBytes;
+  kernel?: NamedBytes;
+  initrd?: NamedBytes;
+  bootargs: string;
+}
+
+export type MachineExit =
+  | { kind: 'poweroff'; code: number }
+  | { kind: 'fatal'; message: string }
+  | { kind: 'stopped' };
+
+/** Magic and version of OpenSBI's fw_dynamic_info (include/sbi/fw_dynamic.h). */
+const FW_DYNAMIC_MAGIC = 0x4942534f;
+const FW_DYNAMIC_VERSION = 2;
+
+export class VirtMachine {
+  readonly config: VirtMachineConfig;
+  readonly harts: Hart[] = [];
+  readonly bus: SystemBus;
+  readonly clock = new GuestClock(TIMEBASE_FREQUENCY);
+  readonly clint: Clint;
+  readonly plic: Plic;
+  readonly uart: Uart16550;
+  readonly rtc: GoldfishRtc;
+  readonly dtb: Uint8Array;
+  private readonly kernel?: KernelImage;
+  private readonly running: boolean[] = [];
+  private exit: MachineExit | null = null;
+  private resetRequested = false;
+  private readonly output: Uint8Array[] = [];
+  private wake: (() => void) | null = null;
+  /** Console bytes for the host (the terminal); called after every slice that produced output. */
+  onOutput: (bytes: Uint8Array) => void = () => {};
+
+  constructor(config: VirtMachineConfig) {
+    this.config = config;
+    if (!(config.harts >= 1 && config.harts <= 8))
+      throw new BootImageError(`harts: ${config.harts} is not in 1..8`);
+    if (config.ramSize % 2 ** 20 !== 0 || config.ramSize < 16 * 2 ** 20 || config.ramSize > 2 ** 31) {
+      throw new BootImageError(
+        `memory: ${config.ramSize} bytes is not a whole number of MiB in 16 MiB..2 GiB`,
+      );
+    }
+    this.bus = new SystemBus(VIRT.dram.base, config.ramSize);
+    const pages = (RAM_BYTE + config.ramSize) / 65536;
+    for (let id = 0; id < config.harts; id++) {
+      // One state memory per hart holds its registers and, for now, the RAM: several harts need RAM
+      // in a memory of its own shared between them, which comes with SMP support.
+      const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+      this.harts.push(new Hart(memory, this.bus, { hartId: id, readTime: () => this.clock.now() }));
+      this.running.push(id === 0);
+    }
+    if (config.harts > 1) throw new BootImageError('harts: more than one hart is not supported yet');
+    this.clint = new Clint(VIRT.clint.base, this.harts, this.clock);
+    this.plic = new Plic(VIRT.plic.base, this.harts, PLIC_NUM_SOURCES);
+    this.uart = new Uart16550(VIRT.uart0.base, this.plic.line(VIRT_IRQ.uart0), {
+      write: (bytes) => this.output.push(bytes.slice()),
+    });
+    this.rtc = new GoldfishRtc(
+      VIRT.rtc.base,
+      this.plic.line(VIRT_IRQ.rtc),
+      () => BigInt(Date.now()) * 1_000_000n,
+    );
+    const test = new SifiveTest(VIRT.test.base, {
+      powerOff: (code) => this.stop({ kind: 'poweroff', code }),
+      reset: () => this.requestReset(),
+    });
+    for (const device of [test, this.rtc, this.clint, this.plic, this.uart]) this.bus.attach(device);
+    for (let slot = 0; slot < VIRT.virtio.count; slot++)
+      this.bus.attach(new VirtioMmioEmpty(virtioSlot(slot).base));
+
+    if (config.kernel) this.kernel = prepareKernel(config.kernel.bytes, config.kernel.name);
+    if (config.bios === 'builtin') {
+      if (!this.kernel) throw new BootImageError('--bios builtin needs a kernel to boot');
+      new BuiltinSbi({
+        harts: this.harts,
+        consoleWrite: (bytes) => this.output.push(bytes.slice()),
+        consoleRead: () => new Uint8Array(0),
+        powerOff: () => this.stop({ kind: 'poweroff', code: 0 }),
+        reboot: () => this.requestReset(),
+        fatal: (message) => this.stop({ kind: 'fatal', message }),
+        startHart: () => {},
+        stopHart: (id) => {
+          this.running[id] = false;
+        },
+        hartRunning: (id) => this.running[id] === true,
+      });
+    }
+    this.dtb = this.buildDeviceTree(0);
+    this.loadAndReset();
+  }
+
+  private buildDeviceTree(dtbSizeGuess: number): Uint8Array {
+    const initrd = this.config.initrd;
+    let initrdRange: { start: number; end: number } | undefined;
+    if (initrd) {
+      const plan = planBoot(this.layoutRequest(Math.max(dtbSizeGuess, 0x10000)));
+      initrdRange = plan.initrd;
+    }
+    return buildVirtDeviceTree({
+      harts: this.config.harts,
+      ramSize: this.config.ramSize,
+      bootargs: this.config.bootargs,
+      initrd: initrdRange,
+    });
+  }
+
+  private layoutRequest(dtbSize: number) {
+    const bios = this.config.bios;
+    return {
+      ramBase: VIRT.dram.base,
+      ramSize: this.config.ramSize,
+      firmwareSize: typeof bios === 'object' ? bios.bytes.length : undefined,
+      kernelFootprint: this.kernel ? this.kernel.footprint : 0,
+      initrdSize: this.config.initrd?.bytes.length,
+      dtbSize,
+    };
+  }
+
+  /** Places firmware, kernel, initrd and devicetree in RAM and puts every hart at its entry point. */
+  private loadAndReset(): void {
+    const hart = this.harts[0];
+    const ram = hart.ram8;
+    ram.fill(0);
+    const bios = this.config.bios;
+    const base = VIRT.dram.base;
+    const plan = planBoot(this.layoutRequest(this.dtb.length));
+    const put = (address: number, bytes: Uint8Array, what: string): void => {
+      const offset = address - base;
+      if (offset < 0 || offset + bytes.length > ram.length) {
+        throw new BootImageError(
+          `${what} (${bytes.length} bytes at 0x${address.toString(16)}) does not fit in RAM`,
+        );
+      }
+      ram.set(bytes, offset);
+    };
+    let kernelAddress = plan.kernel;
+    if (bios === 'none' && this.kernel) kernelAddress = base;
+    if (this.kernel) put(kernelAddress, this.kernel.bytes, `kernel ${this.config.kernel?.name}`);
+    if (this.config.initrd && plan.initrd)
+      put(plan.initrd.start, this.config.initrd.bytes, `initrd ${this.config.initrd.name}`);
+    put(plan.dtb, this.dtb, 'devicetree');
+    for (const h of this.harts) h.invalidateCode(0, h.ramSize);
+
+    const entry = kernelAddress + (this.kernel?.entryOffset ?? 0);
+    for (const h of this.harts) {
+      h.reset(entry);
+      h.setRegister(10, h.hartId);
+      h.setRegister(11, plan.dtb);
+    }
+    if (bios === 'builtin') {
+      this.enterSupervisor(entry);
+    } else if (typeof bios === 'object') {
+      put(base, bios.bytes, `firmware ${bios.name}`);
+      const info = new BigUint64Array([
+        BigInt(FW_DYNAMIC_MAGIC),
+        BigInt(FW_DYNAMIC_VERSION),
+        BigInt(this.kernel ? entry : 0),
+        BigInt(PRIV_S),
+        0n,
+        0n,
+      ]);
+      put(plan.scratch, new Uint8Array(info.buffer), 'fw_dynamic_info');
+      for (const h of this.harts) {
+        h.reset(base);
+        h.setRegister(10, h.hartId);
+        h.setRegister(11, plan.dtb);
+        h.setRegister(12, plan.scratch);
+      }
+    }
+  }
+
+  /** What OpenSBI leaves behind for a kernel: S-mode, delegated traps, counters and Sstc enabled. */
+  private enterSupervisor(entry: number): void {
+    for (const h of this.harts) {
+      const csr = h.csr;
+      // Every exception S-mode can handle goes to it; ecall from S (9) comes to the built-in SBI.
+      csr[CSR_MEDELEG * 2] = 0xb1ff;
+      csr[CSR_MIDELEG * 2] = 0x222;
+      csr[CSR_MCOUNTEREN * 2] = -1;
+      csr[CSR_SCOUNTEREN * 2] = 0;
+      csr[CSR_MENVCFG * 2 + 1] = 0x80000000 | 0;
+      csr[CSR_STIMECMP * 2] = -1;
+      csr[CSR_STIMECMP * 2 + 1] = -1;
+      // One PMP entry opens all of memory to S and U, as OpenSBI's last entry does.
+      h.pmp.setAddr(0, -1, -1);
+      h.pmp.setCfg(0, 0x1f);
+      csr[CSR_MSTATUS * 2] &= ~MSTATUS_MPP;
+      h.setPriv(PRIV_S);
+      h.pc = entry;
+      h.flushTlb();
+    }
+  }
+
+  private stop(exit: MachineExit): void {
+    if (this.exit === null) this.exit = exit;
+    for (const h of this.harts) h.yieldRequested = true;
+    this.wake?.();
+  }
+
+  private requestReset(): void {
+    this.resetRequested = true;
+    for (const h of this.harts) h.yieldRequested = true;
+  }
+
+  /** Asks the run loop to stop (as if the power were pulled). */
+  powerOff(): void {
+    this.stop({ kind: 'stopped' });
+  }
+
+  /** Console input from the host (keyboard): goes to the UART's receive FIFO. */
+  sendInput(bytes: Uint8Array): void {
+    this.uart.receive(bytes);
+    for (const h of this.harts) h.waiting = false;
+    this.wake?.();
+  }
+
+  private flushOutput(): void {
+    // The UART gathers output into lines; the end of a slice is when a prompt without one must show.
+    this.uart.flush();
+    if (this.output.length === 0) return;
+    const total = this.output.reduce((n, b) => n + b.length, 0);
+    const joined = new Uint8Array(total);
+    let at = 0;
+    for (const b of this.output) {
+      joined.set(b, at);
+      at += b.length;
+    }
+    this.output.length = 0;
+    this.onOutput(joined);
+  }
+
+  private pollDevices(): void {
+    this.clint.update();
+    this.rtc.poll();
+  }
+
+  /** Runs one slice of guest time. Returns true when every running hart waits for an interrupt. */
+  runSlice(): boolean {
+    const end = performance.now() + SLICE_MS;
+    for (;;) {
+      this.pollDevices();
+      let busy = false;
+      for (let i = 0; i < this.harts.length; i++) {
+        if (!this.running[i]) continue;
+        const h = this.harts[i];
+        h.checkInterrupts();
+        if (h.waiting) continue;
+        busy = true;
+        h.run(BATCH);
+      }
+      if (this.resetRequested) {
+        this.resetRequested = false;
+        this.loadAndReset();
+        for (let i = 0; i < this.running.length; i++) this.running[i] = i === 0;
+      }
+      if (this.exit !== null || !busy) return !busy;
+      if (performance.now() >= end) return false;
+    }
+  }
+
+  /** Milliseconds until the next timer event that could wake a hart. */
+  private idleMs(): number {
+    let next = this.clint.nextDeadline();
+    for (const h of this.harts) {
+      if (h.csr[CSR_MENVCFG * 2 + 1] < 0) {
+        const cmp = (h.csr[CSR_STIMECMP * 2 + 1] >>> 0) * TWO32 + (h.csr[CSR_STIMECMP * 2] >>> 0);
+        if (cmp < next) next = cmp;
+      }
+    }
+    let ms = next === Number.POSITIVE_INFINITY ? MAX_SLEEP_MS : this.clock.msUntil(next);
+    const alarm = this.rtc.nextAlarmNs();
+    if (alarm !== null) ms = Math.min(ms, Math.max(0, Number(alarm - BigInt(Date.now()) * 1_000_000n) / 1e6));
+    return Math.min(ms, MAX_SLEEP_MS);
+  }
+
+  /** Runs the guest until it powers off, fails fatally, or powerOff() is called. */
+  async run(): Promise<MachineExit> {
+    while (this.exit === null) {
+      const idle = this.runSlice();
+      this.flushOutput();
+      if (this.exit !== null) break;
+      if (idle) {
+        const ms = this.idleMs();
+        if (ms > 0) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(() => {
+              this.wake = null;
+              resolve();
+            }, ms);
+            this.wake = () => {
+              clearTimeout(timer);
+              this.wake = null;
+              resolve();
+            };
+          });
+        }
+      } else {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    }
+    this.flushOutput();
+    return this.exit;
+  }
+
+  /** Whether any external interrupt is asserted towards a hart (for tests and debugging). */
+  externalPending(hartId: number): boolean {
+    return (this.harts[hartId].mipPins & MIP_SEIP) !== 0;
+  }
+
+  privilegeOf(hartId: number): string {
+    return this.harts[hartId].priv === PRIV_M ? 'M' : this.harts[hartId].priv === PRIV_S ? 'S' : 'U';
+  }
+}
