@@ -21,5 +21,8 @@ const env = { ...process.env };
 if (args.includes('--soak')) env.TYPERVISOR_DIFF_SOAK = '1';
 const dirs = args.filter((a) => !a.startsWith('--'));
 const files = (dirs.length ? dirs : ['dist/test']).flatMap(collect);
-const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], { stdio: 'inherit', env });
+const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], {
+  stdio: 'inherit',
+  env,
+});
 process.exit(result.status ?? 1);

@@ -28,9 +28,14 @@ program.name('typervisor').description('A RISC-V RV64GC virtual machine monitor'
 
 program
   .command('run-elf')
-  .description('run a bare-metal ELF (HTIF tohost/fromhost, as on Spike); exit status = the program\'s code')
+  .description("run a bare-metal ELF (HTIF tohost/fromhost, as on Spike); exit status = the program's code")
   .argument('<file>', 'ELF64 RISC-V program')
-  .option('--max-insns <n>', 'stop with an error after this many instructions', option(parseCount, '--max-insns'), 10e9)
+  .option(
+    '--max-insns <n>',
+    'stop with an error after this many instructions',
+    option(parseCount, '--max-insns'),
+    10e9,
+  )
   .option('--mem <size>', 'RAM size at 0x80000000', option(parseSize, '--mem'), 256 * 1024 * 1024)
   .option('--trace', 'print privilege, pc and instruction bits of every instruction to stderr', false)
   .option('--stats', 'print {"instructions","seconds","mips"} as JSON to stderr at the end', false)
@@ -46,20 +51,42 @@ program
 program
   .command('run', { isDefault: false })
   .description('boot a VM on the virt board; the terminal is its serial console (Ctrl-A x quits)')
-  .option('--kernel <file>', 'Linux Image, gzip-compressed Image, ELF vmlinux or raw binary (default: the bundled guest)')
+  .option(
+    '--kernel <file>',
+    'Linux Image, gzip-compressed Image, ELF vmlinux or raw binary (default: the bundled guest)',
+  )
   .option('--initrd <file>', 'initial RAM disk')
   .option('--append <cmdline>', 'kernel command line', 'console=ttyS0')
   .option('--mem <size>', 'RAM size', option(parseSize, '--mem'), 256 * 1024 * 1024)
-  .option('--smp <n>', 'number of harts', option((t, w) => parseCount(t, w), '--smp'), 1)
-  .option('--bios <builtin|none|file>', 'firmware: built-in SBI, none (kernel in M-mode), or an M-mode image such as OpenSBI fw_dynamic.bin', 'builtin')
+  .option(
+    '--smp <n>',
+    'number of harts',
+    option((t, w) => parseCount(t, w), '--smp'),
+    1,
+  )
+  .option(
+    '--bios <builtin|none|file>',
+    'firmware: built-in SBI, none (kernel in M-mode), or an M-mode image such as OpenSBI fw_dynamic.bin',
+    'builtin',
+  )
   .option('--dump-dtb <file>', 'write the devicetree blob and exit')
-  .action(async (opts: { kernel?: string; initrd?: string; append: string; mem: number; smp: number; bios: string; dumpDtb?: string }) => {
-    process.exitCode = await runVm({
-      ...opts,
-      defaultKernel: join(packageRoot(), 'images', 'linux', 'Image.gz'),
-      defaultInitrd: join(packageRoot(), 'images', 'linux', 'initramfs.cpio.gz'),
-    });
-  });
+  .action(
+    async (opts: {
+      kernel?: string;
+      initrd?: string;
+      append: string;
+      mem: number;
+      smp: number;
+      bios: string;
+      dumpDtb?: string;
+    }) => {
+      process.exitCode = await runVm({
+        ...opts,
+        defaultKernel: join(packageRoot(), 'images', 'linux', 'Image.gz'),
+        defaultInitrd: join(packageRoot(), 'images', 'linux', 'initramfs.cpio.gz'),
+      });
+    },
+  );
 
 program
   .command('demo')
@@ -67,11 +94,18 @@ program
   .action(() => {
     const demo = join(packageRoot(), 'images', 'demo', 'demo.elf');
     if (!existsSync(demo)) {
-      process.stderr.write(`typervisor: the demo program ${demo} is missing (scripts/build-baremetal.sh builds it)\n`);
+      process.stderr.write(
+        `typervisor: the demo program ${demo} is missing (scripts/build-baremetal.sh builds it)\n`,
+      );
       process.exitCode = 125;
       return;
     }
-    process.exitCode = runElf(demo, { maxInstructions: 10e9, ramSize: 64 * 1024 * 1024, trace: false, stats: true });
+    process.exitCode = runElf(demo, {
+      maxInstructions: 10e9,
+      ramSize: 64 * 1024 * 1024,
+      trace: false,
+      stats: true,
+    });
   });
 
 await program.parseAsync();

@@ -3,9 +3,9 @@
  * the process exit status, as Spike and `qemu-system-riscv64 -M spike` do.
  */
 import { readFileSync, writeSync } from 'node:fs';
-import { ElfError, parseElf } from '../machine/elf.js';
-import { BareMetalMachine, BAREMETAL_RAM_BASE } from '../machine/baremetal-machine.js';
 import type { Hart } from '../cpu/hart.js';
+import { BAREMETAL_RAM_BASE, BareMetalMachine } from '../machine/baremetal-machine.js';
+import { ElfError, parseElf } from '../machine/elf.js';
 
 export interface RunElfOptions {
   maxInstructions: number;
@@ -62,7 +62,9 @@ export function runElf(file: string, options: RunElfOptions): number {
   switch (outcome.kind) {
     case 'exit':
       if (outcome.code === 0) return 0;
-      process.stderr.write(`typervisor: ${file}: FAIL: test #${outcome.code} (tohost exit code ${outcome.code})\n`);
+      process.stderr.write(
+        `typervisor: ${file}: FAIL: test #${outcome.code} (tohost exit code ${outcome.code})\n`,
+      );
       return outcome.code & 0xff || 1;
     case 'limit':
       process.stderr.write(

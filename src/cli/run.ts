@@ -33,7 +33,9 @@ export function machineConfig(options: RunOptions): VirtMachineConfig {
   const kernelPath = options.kernel ?? (usingDefault ? options.defaultKernel : undefined);
   const initrdPath = options.initrd ?? (usingDefault ? options.defaultInitrd : undefined);
   const bios =
-    options.bios === 'builtin' || options.bios === 'none' ? options.bios : load(options.bios, 'firmware (--bios)');
+    options.bios === 'builtin' || options.bios === 'none'
+      ? options.bios
+      : load(options.bios, 'firmware (--bios)');
   return {
     ramSize: options.mem,
     harts: options.smp,

@@ -77,7 +77,8 @@ export const MSTATUS_WRITABLE_LO =
   MSTATUS_TVM |
   MSTATUS_TW |
   MSTATUS_TSR;
-export const SSTATUS_WRITABLE_LO = MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_SPP | MSTATUS_FS | MSTATUS_SUM | MSTATUS_MXR;
+export const SSTATUS_WRITABLE_LO =
+  MSTATUS_SIE | MSTATUS_SPIE | MSTATUS_SPP | MSTATUS_FS | MSTATUS_SUM | MSTATUS_MXR;
 
 /** Exceptions that medeleg can delegate (ecall from M can never be delegated). */
 export const MEDELEG_WRITABLE = 0xb3ff;

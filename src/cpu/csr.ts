@@ -348,7 +348,7 @@ function writeStatus(h: Hart, lo: number): void {
   const csr = h.csr;
   const old = csr[C.CSR_MSTATUS * 2];
   // MPP holds only modes that exist (M, S, U); the reserved value 2 is turned into U.
-  if (((lo & MSTATUS_MPP) >>> 11) === 2) lo &= ~MSTATUS_MPP;
+  if ((lo & MSTATUS_MPP) >>> 11 === 2) lo &= ~MSTATUS_MPP;
   csr[C.CSR_MSTATUS * 2] = lo;
   const dirty = (lo & MSTATUS_FS) === MSTATUS_FS;
   csr[C.CSR_MSTATUS * 2 + 1] = MSTATUS_HI_UXL_SXL | (dirty ? MSTATUS_HI_SD : 0);
@@ -398,8 +398,16 @@ export function csrAccess(h: Hart, op: number, imm: number, rd: number, rs1: num
 /** Rebuilds the instruction word for mtval (the decode cache keeps only its fields). */
 function illegalBits(num: number, rs1Field: number, rdField: number, op: number): number {
   const funct3 =
-    op === Op.CSRRW ? 1 : op === Op.CSRRS ? 2 : op === Op.CSRRC ? 3 : op === Op.CSRRWI ? 5 : op === Op.CSRRSI ? 6 : 7;
+    op === Op.CSRRW
+      ? 1
+      : op === Op.CSRRS
+        ? 2
+        : op === Op.CSRRC
+          ? 3
+          : op === Op.CSRRWI
+            ? 5
+            : op === Op.CSRRSI
+              ? 6
+              : 7;
   return ((num << 20) | (rs1Field << 15) | (funct3 << 12) | (rdField << 7) | 0x73) >>> 0;
 }
-
-

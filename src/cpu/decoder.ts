@@ -12,7 +12,12 @@ import { X_SINK } from './state-layout.js';
 export let decodedImm = 0;
 
 function pack(op: Op, rd: number, rs1: number, rs2: number): number {
-  return op | ((rd === 0 ? X_SINK : rd) << (PACK_RD_SHIFT + 1)) | (rs1 << (PACK_RS1_SHIFT + 1)) | (rs2 << (PACK_RS2_SHIFT + 1));
+  return (
+    op |
+    ((rd === 0 ? X_SINK : rd) << (PACK_RD_SHIFT + 1)) |
+    (rs1 << (PACK_RS1_SHIFT + 1)) |
+    (rs2 << (PACK_RS2_SHIFT + 1))
+  );
 }
 
 /** Like pack, but rd names an FP register (or is unused), so x0 is not redirected to the sink. */
@@ -54,7 +59,10 @@ export function decode32(insn: number): number {
     case 0x6f: {
       // JAL
       decodedImm =
-        ((insn >> 31) << 20) | (((insn >>> 12) & 0xff) << 12) | (((insn >>> 20) & 1) << 11) | (((insn >>> 21) & 0x3ff) << 1);
+        ((insn >> 31) << 20) |
+        (((insn >>> 12) & 0xff) << 12) |
+        (((insn >>> 20) & 1) << 11) |
+        (((insn >>> 21) & 0x3ff) << 1);
       return pack(Op.JAL, rd, 0, 0);
     }
     case 0x67:
@@ -65,7 +73,10 @@ export function decode32(insn: number): number {
       const op = BRANCH_OPS[funct3];
       if (op === Op.ILLEGAL) return illegal(insn);
       decodedImm =
-        ((insn >> 31) << 12) | (((insn >>> 7) & 1) << 11) | (((insn >>> 25) & 0x3f) << 5) | (((insn >>> 8) & 0xf) << 1);
+        ((insn >> 31) << 12) |
+        (((insn >>> 7) & 1) << 11) |
+        (((insn >>> 25) & 0x3f) << 5) |
+        (((insn >>> 8) & 0xf) << 1);
       return pack(op, 0, rs1, rs2);
     }
     case 0x03: {
@@ -205,7 +216,14 @@ function decodeAtomic(insn: number, rd: number, funct3: number, rs1: number, rs2
   }
 }
 
-function decodeSystem(insn: number, rd: number, funct3: number, rs1: number, rs2: number, funct7: number): number {
+function decodeSystem(
+  insn: number,
+  rd: number,
+  funct3: number,
+  rs1: number,
+  rs2: number,
+  funct7: number,
+): number {
   if (funct3 === 0) {
     if (funct7 === 0x09) {
       if (rd !== 0) return illegal(insn);
@@ -244,7 +262,14 @@ function fpOp(fpop: FpOp, rm: number, rs3: number, rd: number, rs1: number, rs2:
   return packRaw(Op.FP, rd, rs1, rs2);
 }
 
-function decodeFusedMultiplyAdd(insn: number, opcode: number, rd: number, rm: number, rs1: number, rs2: number): number {
+function decodeFusedMultiplyAdd(
+  insn: number,
+  opcode: number,
+  rd: number,
+  rm: number,
+  rs1: number,
+  rs2: number,
+): number {
   const fmt = (insn >>> 25) & 3;
   const rs3 = insn >>> 27;
   if (fmt > 1 || !roundingModeIsValid(rm)) return illegal(insn);
@@ -335,7 +360,9 @@ function encI(opcode: number, rd: number, funct3: number, rs1: number, imm: numb
   return ((imm & 0xfff) << 20) | (rs1 << 15) | (funct3 << 12) | (rd << 7) | opcode;
 }
 function encS(opcode: number, funct3: number, rs1: number, rs2: number, imm: number): number {
-  return (((imm >> 5) & 0x7f) << 25) | (rs2 << 20) | (rs1 << 15) | (funct3 << 12) | ((imm & 31) << 7) | opcode;
+  return (
+    (((imm >> 5) & 0x7f) << 25) | (rs2 << 20) | (rs1 << 15) | (funct3 << 12) | ((imm & 31) << 7) | opcode
+  );
 }
 function encR(opcode: number, rd: number, funct3: number, rs1: number, rs2: number, funct7: number): number {
   return (funct7 << 25) | (rs2 << 20) | (rs1 << 15) | (funct3 << 12) | (rd << 7) | opcode;
@@ -456,7 +483,11 @@ export function expandCompressed(h: number): number {
       }
       default: {
         const imm = signExtend(
-          (bit(h, 12) << 8) | (bits(h, 11, 10) << 3) | (bits(h, 6, 5) << 6) | (bits(h, 4, 3) << 1) | (bit(h, 2) << 5),
+          (bit(h, 12) << 8) |
+            (bits(h, 11, 10) << 3) |
+            (bits(h, 6, 5) << 6) |
+            (bits(h, 4, 3) << 1) |
+            (bit(h, 2) << 5),
           9,
         );
         return encB(funct3 === 6 ? 0 : 1, rs1p, 0, imm);

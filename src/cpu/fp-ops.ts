@@ -2,7 +2,7 @@
  * Identifiers of floating-point operations, shared by the decoder (which produces them) and the FPU
  * (which executes them). Loads and stores (flw/fld/fsw/fsd) are not here: they are memory operations.
  */
-export const enum FpOp {
+export enum FpOp {
   FADD_S = 1,
   FSUB_S,
   FMUL_S,

@@ -48,14 +48,14 @@ import {
   PRIV_M,
   PRIV_S,
   PRIV_U,
-  SATP_MODE_SV39,
   SATP_MODE_SV48,
 } from './constants.js';
-import { resetCsrs, csrAccess } from './csr.js';
+import { csrAccess, resetCsrs } from './csr.js';
 import {
   CSR_FRM,
   CSR_MCAUSE,
   CSR_MEDELEG,
+  CSR_MENVCFG,
   CSR_MEPC,
   CSR_MIDELEG,
   CSR_MIE,
@@ -66,10 +66,9 @@ import {
   CSR_SATP,
   CSR_SCAUSE,
   CSR_SEPC,
+  CSR_STIMECMP,
   CSR_STVAL,
   CSR_STVEC,
-  CSR_MENVCFG,
-  CSR_STIMECMP,
 } from './csr-numbers.js';
 import { decode16, decode32, decodedImm } from './decoder.js';
 import { Fpu } from './fpu.js';
@@ -258,7 +257,7 @@ export class Hart {
     const base = block * SLOTS_PER_PAGE;
     const firstSlot = ((offset & 4095) >> 1) - 1;
     const lastSlot = ((offset & 4095) + size - 1) >> 1;
-    for (let s = firstSlot < 0 ? 0 : firstSlot; s <= lastSlot; s++) this.dOp[base + s] = 0;
+    for (let s = Math.max(firstSlot, 0); s <= lastSlot; s++) this.dOp[base + s] = 0;
   }
 
   private blockForPage(page: number): number {
@@ -336,7 +335,8 @@ export class Hart {
    * Firmware implemented by the host (the built-in SBI): sees every trap bound for M-mode before the
    * hart takes it, and returns true when it handled the trap itself (it then sets pc and registers).
    */
-  machineTrapHandler: ((cause: number, interrupt: boolean, epcLo: number, epcHi: number) => boolean) | null = null;
+  machineTrapHandler: ((cause: number, interrupt: boolean, epcLo: number, epcHi: number) => boolean) | null =
+    null;
 
   /** Enters the trap handler for `cause`; the return address is (epcLo, epcHi). */
   enterTrap(
@@ -351,7 +351,11 @@ export class Hart {
     const priv = this.priv;
     const deleg = interrupt ? csr[CSR_MIDELEG * 2] : csr[CSR_MEDELEG * 2];
     const toSupervisor = priv <= PRIV_S && ((deleg >>> cause) & 1) === 1;
-    if (!toSupervisor && this.machineTrapHandler !== null && this.machineTrapHandler(cause, interrupt, epcLo, epcHi)) {
+    if (
+      !toSupervisor &&
+      this.machineTrapHandler !== null &&
+      this.machineTrapHandler(cause, interrupt, epcLo, epcHi)
+    ) {
       return;
     }
     let status = csr[CSR_MSTATUS * 2];
@@ -1537,10 +1541,10 @@ export class Hart {
         v = old | b;
         break;
       case Amo.MIN:
-        v = old < b ? old : b;
+        v = Math.min(old, b);
         break;
       case Amo.MAX:
-        v = old > b ? old : b;
+        v = Math.max(old, b);
         break;
       case Amo.MINU:
         v = old >>> 0 < b >>> 0 ? old : b;

@@ -2,7 +2,7 @@
  * Internal operation ids of pre-decoded instructions. Dense small integers so that the interpreter's
  * switch compiles to a jump table. 0 means "not decoded yet" in the decode cache.
  */
-export const enum Op {
+export enum Op {
   UNDECODED = 0,
   ILLEGAL,
   LUI,
@@ -99,7 +99,7 @@ export const enum Op {
 }
 
 /** AMO function codes (funct5 of the A extension), kept in the immediate field of AMO_W/AMO_D. */
-export const enum Amo {
+export enum Amo {
   ADD = 0x00,
   SWAP = 0x01,
   XOR = 0x04,

@@ -18,7 +18,6 @@ const A_OFF = 0;
 const A_TOR = 1;
 const A_NA4 = 2;
 
-
 export class Pmp {
   /** Raw configuration byte per entry. */
   readonly cfg = new Uint8Array(PMP_ENTRIES);

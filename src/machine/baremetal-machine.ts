@@ -11,7 +11,7 @@ import { SystemBus } from './bus.js';
 import { GuestClock } from './clock.js';
 import { Clint } from './devices/clint.js';
 import { Htif, type HtifHost } from './devices/htif.js';
-import { type ElfImage, ElfError, loadSegments } from './elf.js';
+import { ElfError, type ElfImage, loadSegments } from './elf.js';
 
 export const BAREMETAL_RAM_BASE = 0x8000_0000;
 export const BAREMETAL_CLINT_BASE = 0x200_0000;
@@ -51,7 +51,8 @@ export class BareMetalMachine {
     loadSegments(image, this.hart.ram8, BAREMETAL_RAM_BASE, name);
     const tohost = image.symbols.get('tohost');
     const fromhost = image.symbols.get('fromhost');
-    if (tohost === undefined) throw new ElfError(`${name}: no 'tohost' symbol, so the program cannot report its end`);
+    if (tohost === undefined)
+      throw new ElfError(`${name}: no 'tohost' symbol, so the program cannot report its end`);
     const host: HtifHost = {
       output: (fd, bytes) => options.host.output(fd, bytes),
       exit: (code) => {
@@ -66,7 +67,9 @@ export class BareMetalMachine {
       ['fromhost', fromOff],
     ] as const) {
       if (off < 0 || off + 8 > ramSize || off % 8 !== 0) {
-        throw new ElfError(`${name}: '${label}' at 0x${(off + BAREMETAL_RAM_BASE).toString(16)} is not an aligned RAM word`);
+        throw new ElfError(
+          `${name}: '${label}' at 0x${(off + BAREMETAL_RAM_BASE).toString(16)} is not an aligned RAM word`,
+        );
       }
     }
     new Htif(this.hart, toOff, fromOff, host);
@@ -84,7 +87,8 @@ export class BareMetalMachine {
       this.clint.update();
       hart.checkInterrupts();
       if (hart.waiting) {
-        if (!this.sleepUntilInterrupt()) return { kind: 'stuck', instructions: total, seconds: elapsed(), pc: hart.pc };
+        if (!this.sleepUntilInterrupt())
+          return { kind: 'stuck', instructions: total, seconds: elapsed(), pc: hart.pc };
         continue;
       }
       if (total >= limit) return { kind: 'limit', instructions: total, seconds: elapsed() };

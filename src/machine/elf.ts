@@ -28,7 +28,8 @@ export function parseElf(bytes: Uint8Array, name: string): ElfImage {
     throw new ElfError(`${name}: ${why}`);
   };
   if (bytes.length < 64) fail('too short to be an ELF file');
-  if (bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) fail('not an ELF file');
+  if (bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46)
+    fail('not an ELF file');
   if (bytes[4] !== 2) fail(`ELF class ${bytes[4]} is not ELF64`);
   if (bytes[5] !== 1) fail('not little-endian');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

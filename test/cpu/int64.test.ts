@@ -2,7 +2,19 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { div64, divu64, mul64, mulh64, mulhsu64, mulhu64, result } from '../../src/cpu/int64.js';
 
-const EDGES = [0n, 1n, -1n, 2n, -2n, 7n, (1n << 31n) - 1n, 1n << 31n, (1n << 32n) - 1n, 1n << 32n, (1n << 53n) + 1n];
+const EDGES = [
+  0n,
+  1n,
+  -1n,
+  2n,
+  -2n,
+  7n,
+  (1n << 31n) - 1n,
+  1n << 31n,
+  (1n << 32n) - 1n,
+  1n << 32n,
+  (1n << 53n) + 1n,
+];
 EDGES.push((1n << 63n) - 1n, -(1n << 63n), 0x123456789abcdef0n, -0x0fedcba987654321n);
 
 function* operands(): Generator<[bigint, bigint]> {

@@ -865,7 +865,11 @@ class SeqGen {
         let t = this.x(false);
         while (t === base) t = this.x(false);
         const mega = rng.pick(MEGA_VA);
-        setup = [`lla x${base}, scratch+${a}`, `li x${t}, ${mega - 0x80000000}`, `add x${base}, x${base}, x${t}`];
+        setup = [
+          `lla x${base}, scratch+${a}`,
+          `li x${t}, ${mega - 0x80000000}`,
+          `add x${base}, x${base}, x${t}`,
+        ];
       }
       let line: string;
       if (op.startsWith('amo')) line = `${op} x${this.xd()}, x${this.x()}, (x${base})`;
@@ -907,7 +911,10 @@ class SeqGen {
     }
     // SUM / MXR: writable through sstatus in S-mode, an illegal-instruction trap in U-mode.
     const bit = rng.pick([18, 19]);
-    this.emit('vm-sstatus', [`li x${base}, ${hex(1 << bit)}`, `${rng.pick(['csrs', 'csrc'])} sstatus, x${base}`]);
+    this.emit('vm-sstatus', [
+      `li x${base}, ${hex(1 << bit)}`,
+      `${rng.pick(['csrs', 'csrc'])} sstatus, x${base}`,
+    ]);
   }
 
   /** HINT encodings: they must execute as no-ops, never trap. */
@@ -1333,7 +1340,13 @@ class SeqGen {
       const ops =
         this.mode === 'U'
           ? ['sret', 'mret', `csrr x${r()}, sscratch`, `csrr x${r()}, cycle`, `csrr x${r()}, time`]
-          : ['mret', `csrr x${r()}, mscratch`, `csrr x${r()}, instret`, `csrr x${r()}, time`, `csrw mtvec, x${r()}`];
+          : [
+              'mret',
+              `csrr x${r()}, mscratch`,
+              `csrr x${r()}, instret`,
+              `csrr x${r()}, time`,
+              `csrw mtvec, x${r()}`,
+            ];
       this.emit('privileged', [rng.pick(ops)]);
       return;
     }

@@ -128,7 +128,9 @@ async function main(): Promise<void> {
 
   const outcome = await runBatch([seq], 'replay', { typervisor: withTv, printMem: true });
   const { elf } = await buildElf([seq], 'replay', true);
-  console.log(`${describeMode(seq)} sequence ${seq.id} at 0x${symbolAddress(elf, 'seq_0')?.toString(16)}; ELF ${elf}`);
+  console.log(
+    `${describeMode(seq)} sequence ${seq.id} at 0x${symbolAddress(elf, 'seq_0')?.toString(16)}; ELF ${elf}`,
+  );
   console.log('initial state of the registers the sequence names:');
   console.log(describeInit(seq));
   console.log('listing:');

@@ -38,16 +38,21 @@ export class GuestSession {
       const rest = this.text.slice(this.cursor);
       const m = typeof pattern === 'string' ? rest.indexOf(pattern) : rest.search(pattern);
       if (m >= 0) {
-        const len = typeof pattern === 'string' ? pattern.length : (rest.slice(m).match(pattern)?.[0].length ?? 0);
+        const len =
+          typeof pattern === 'string' ? pattern.length : (rest.slice(m).match(pattern)?.[0].length ?? 0);
         const upTo = rest.slice(0, m + len);
         this.cursor += m + len;
         return upTo;
       }
       if (Date.now() - started > timeoutMs) {
-        throw new Error(`timed out after ${timeoutMs} ms waiting for ${pattern}; console so far:\n${this.text.slice(-3000)}`);
+        throw new Error(
+          `timed out after ${timeoutMs} ms waiting for ${pattern}; console so far:\n${this.text.slice(-3000)}`,
+        );
       }
       if (this.child.exitCode !== null) {
-        throw new Error(`the VM exited (${this.child.exitCode}) while waiting for ${pattern}; console:\n${this.text.slice(-3000)}`);
+        throw new Error(
+          `the VM exited (${this.child.exitCode}) while waiting for ${pattern}; console:\n${this.text.slice(-3000)}`,
+        );
       }
       await new Promise((r) => setTimeout(r, 50));
     }

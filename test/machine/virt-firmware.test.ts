@@ -7,9 +7,15 @@ import { GuestSession } from './guest-session.js';
 const OPENSBI = '/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin';
 const UBOOT = '/usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin';
 const missing = [OPENSBI, UBOOT].filter((f) => !existsSync(f));
-const skip = missing.length > 0 && !process.env.CI ? `missing ${missing.join(', ')} (apt-get install opensbi u-boot-qemu)` : false;
+const skip =
+  missing.length > 0 && !process.env.CI
+    ? `missing ${missing.join(', ')} (apt-get install opensbi u-boot-qemu)`
+    : false;
 
-test('OpenSBI boots U-Boot in S-mode to its prompt, which runs commands and powers off', { skip, timeout: 180_000 }, async () => {
+test('OpenSBI boots U-Boot in S-mode to its prompt, which runs commands and powers off', {
+  skip,
+  timeout: 180_000,
+}, async () => {
   assert.deepEqual(missing, [], 'CI must have opensbi and u-boot-qemu installed');
   const vm = new GuestSession(['run', '--bios', OPENSBI, '--kernel', UBOOT]);
   try {

@@ -70,7 +70,8 @@ function fromElf(data: Uint8Array, name: string): KernelImage {
   const lowest = Math.min(...elf.segments.map((s) => s.physicalAddress));
   const end = Math.max(...elf.segments.map((s) => s.physicalAddress + s.memorySize));
   const footprint = end - lowest;
-  if (footprint > 1 << 30) throw new BootImageError(`${name}: ELF segments span ${footprint} bytes, more than 1 GiB`);
+  if (footprint > 1 << 30)
+    throw new BootImageError(`${name}: ELF segments span ${footprint} bytes, more than 1 GiB`);
   const fileEnd = Math.max(...elf.segments.map((s) => s.physicalAddress - lowest + s.fileSize));
   const bytes = new Uint8Array(fileEnd);
   for (const s of elf.segments) {

@@ -68,7 +68,8 @@ export class BuiltinSbi {
   constructor(platform: SbiPlatform) {
     this.platform = platform;
     for (const hart of platform.harts) {
-      hart.machineTrapHandler = (cause, interrupt, epcLo, epcHi) => this.onTrap(hart, cause, interrupt, epcLo, epcHi);
+      hart.machineTrapHandler = (cause, interrupt, epcLo, epcHi) =>
+        this.onTrap(hart, cause, interrupt, epcLo, epcHi);
     }
   }
 
@@ -157,7 +158,10 @@ export class BuiltinSbi {
         return this.ret(hart, SBI_SUCCESS);
       case EXT_IPI:
         if (fn !== 0) return this.ret(hart, SBI_ERR_NOT_SUPPORTED);
-        return this.ret(hart, this.forHarts(hart, (h) => this.raiseSoftware(h)));
+        return this.ret(
+          hart,
+          this.forHarts(hart, (h) => this.raiseSoftware(h)),
+        );
       case EXT_RFENCE:
         if (fn > 6) return this.ret(hart, SBI_ERR_NOT_SUPPORTED);
         // fence.i needs nothing: decoded instructions are invalidated by stores. The sfence variants
@@ -287,7 +291,9 @@ export class BuiltinSbi {
     }
     if (fn !== 0 && fn !== 1) return this.ret(hart, SBI_ERR_NOT_SUPPORTED);
     const length = Number(BigInt.asUintN(64, this.reg(hart, A0)));
-    const address = Number(BigInt.asUintN(64, (this.reg(hart, A0 + 2) << 32n) | BigInt.asUintN(32, this.reg(hart, A0 + 1))));
+    const address = Number(
+      BigInt.asUintN(64, (this.reg(hart, A0 + 2) << 32n) | BigInt.asUintN(32, this.reg(hart, A0 + 1))),
+    );
     const offset = address - hart.ramBase;
     if (!(offset >= 0 && offset + length <= hart.ramSize)) return this.ret(hart, SBI_ERR_INVALID_ADDRESS);
     if (fn === 0) {
@@ -299,5 +305,3 @@ export class BuiltinSbi {
     return this.ret(hart, SBI_SUCCESS, input.length);
   }
 }
-
-

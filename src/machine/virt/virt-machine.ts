@@ -16,8 +16,8 @@ import {
 } from '../../cpu/csr-numbers.js';
 import { Hart } from '../../cpu/hart.js';
 import { RAM_BYTE } from '../../cpu/state-layout.js';
-import { planBoot } from '../boot/layout.js';
 import { BootImageError, type KernelImage, prepareKernel } from '../boot/kernel-image.js';
+import { planBoot } from '../boot/layout.js';
 import { SystemBus } from '../bus.js';
 import { GuestClock } from '../clock.js';
 import { Clint } from '../devices/clint.js';
@@ -102,7 +102,7 @@ export class VirtMachine {
     this.clint = new Clint(VIRT.clint.base, this.harts, this.clock);
     this.plic = new Plic(VIRT.plic.base, this.harts, PLIC_NUM_SOURCES);
     this.uart = new Uart16550(VIRT.uart0.base, this.plic.line(VIRT_IRQ.uart0), {
-      write: (bytes) => this.output.push(bytes.slice()),
+      write: (bytes) => this.output.push(bytes),
     });
     this.rtc = new GoldfishRtc(
       VIRT.rtc.base,
@@ -123,7 +123,7 @@ export class VirtMachine {
       new BuiltinSbi({
         harts: this.harts,
         consoleWrite: (bytes) => this.output.push(bytes.slice()),
-        consoleRead: () => new Uint8Array(0),
+        consoleRead: (max) => this.readUartInput(max),
         powerOff: () => this.stop({ kind: 'poweroff', code: 0 }),
         reboot: () => this.requestReset(),
         fatal: (message) => this.stop({ kind: 'fatal', message }),
@@ -150,6 +150,8 @@ export class VirtMachine {
       ramSize: this.config.ramSize,
       bootargs: this.config.bootargs,
       initrd: initrdRange,
+      // Linux seeds its random number generator from this at boot instead of waiting for entropy.
+      rngSeed: crypto.getRandomValues(new Uint8Array(32)),
     });
   }
 
@@ -261,6 +263,22 @@ export class VirtMachine {
     this.uart.receive(bytes);
     for (const h of this.harts) h.waiting = false;
     this.wake?.();
+  }
+
+  /**
+   * Console input for SBI calls, taken from the UART's receiver as OpenSBI does (it drives the same
+   * UART), so keyboard input reaches whichever console the guest uses.
+   */
+  private readUartInput(max: number): Uint8Array {
+    const bytes: number[] = [];
+    const reg = new Int32Array(2);
+    while (bytes.length < max) {
+      this.uart.read(5, 1, reg);
+      if ((reg[0] & 1) === 0) break;
+      this.uart.read(0, 1, reg);
+      bytes.push(reg[0] & 0xff);
+    }
+    return Uint8Array.from(bytes);
   }
 
   private flushOutput(): void {
