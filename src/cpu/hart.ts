@@ -75,7 +75,7 @@ import { Fpu } from './fpu.js';
 import { div64, divu64, mul64, mulh64, mulhsu64, mulhu64, result } from './int64.js';
 import { Amo, Op, PACK_COMPRESSED } from './opcodes.js';
 import { Pmp } from './pmp.js';
-import { CSR_I32, F_I32, RAM_BYTE, TLB_BYTE, TLB_ENTRIES } from './state-layout.js';
+import { CSR_I32, F_I32, RAM_BYTE, TLB_BYTE, TLB_ENTRIES, TLB_SETS } from './state-layout.js';
 
 const TWO32 = 4294967296;
 const TLB_MASK = TLB_ENTRIES - 1;
@@ -187,7 +187,7 @@ export class Hart {
     this.tlbTagLo = [];
     this.tlbTagHi = [];
     this.tlbOff = [];
-    for (let kind = 0; kind < 3; kind++) {
+    for (let kind = 0; kind < 3 * TLB_SETS; kind++) {
       const base = TLB_BYTE + kind * 3 * 4 * TLB_ENTRIES;
       this.tlbTagLo.push(new Int32Array(buffer, base, TLB_ENTRIES));
       this.tlbTagHi.push(new Int32Array(buffer, base + 4 * TLB_ENTRIES, TLB_ENTRIES));
@@ -209,6 +209,7 @@ export class Hart {
     resetCsrs(this);
     this.pc = pc;
     this.priv = PRIV_M;
+    this.tlbSet = 6;
     this.waiting = false;
     this.reservation = -1;
     this.fpu.fflags = 0;
@@ -237,7 +238,7 @@ export class Hart {
   // TLBs and the decode cache.
 
   flushTlb(): void {
-    for (let kind = 0; kind < 3; kind++) this.tlbTagLo[kind].fill(TLB_EMPTY);
+    for (let kind = 0; kind < 3 * TLB_SETS; kind++) this.tlbTagLo[kind].fill(TLB_EMPTY);
     this.fetchVBase = Number.NaN;
   }
 
@@ -279,8 +280,9 @@ export class Hart {
     const hi = Math.floor(pc / TWO32) | 0;
     const idx = (lo >>> 12) & TLB_MASK;
     let off: number;
-    if (this.tlbTagLo[ACCESS_FETCH][idx] === (lo & -4096) && this.tlbTagHi[ACCESS_FETCH][idx] === hi) {
-      off = this.tlbOff[ACCESS_FETCH][idx] + (lo & 4095);
+    const fetchTlb = this.tlbSet + ACCESS_FETCH;
+    if (this.tlbTagLo[fetchTlb][idx] === (lo & -4096) && this.tlbTagHi[fetchTlb][idx] === hi) {
+      off = this.tlbOff[fetchTlb][idx] + (lo & 4095);
     } else {
       off = this.translate(lo, hi, ACCESS_FETCH, 2) - this.ramBase;
       if (!(off >= 0 && off < this.ramSize)) this.raise(CAUSE_FETCH_ACCESS, lo, hi);
@@ -386,22 +388,28 @@ export class Hart {
       this.setPriv(PRIV_M);
       vector = CSR_MTVEC;
     }
+    // With MPRV set, M-mode loads and stores use MPP's view, which a trap into M-mode just changed.
+    if (!toSupervisor && (status & MSTATUS_MPRV) !== 0) this.flushTlb();
     csr[CSR_MSTATUS * 2] = status;
     const tvecLo = csr[vector * 2];
     const tvecHi = csr[vector * 2 + 1];
     let target = tvecHi * TWO32 + ((tvecLo & ~3) >>> 0);
     if (interrupt && (tvecLo & 3) === 1) target += 4 * cause;
     this.pc = target;
-    this.flushTlb();
   }
 
   /** Switches privilege; TLB entries hold permission checks for one privilege, so they go. */
   setPriv(priv: number): void {
     if (priv !== this.priv) {
       this.priv = priv;
-      this.flushTlb();
+      // TLB entries hold the permission checks of one privilege: each privilege has its own set.
+      this.tlbSet = 3 * (priv === PRIV_M ? 2 : priv);
+      this.fetchVBase = Number.NaN;
     }
   }
+
+  /** Index of the first of the current privilege's three TLBs. */
+  private tlbSet = 6;
 
   /** Interrupts that are pending and enabled in mie (globally enabled or not). */
   pendingInterrupts(): number {
@@ -487,9 +495,10 @@ export class Hart {
       const watched = access === ACCESS_STORE && this.watchedPages[off >>> 12] !== 0;
       if (!watched && this.pmp.pageIsUniformlyAllowed(pageBase, access, priv)) {
         const idx = (lo >>> 12) & TLB_MASK;
-        this.tlbTagLo[access][idx] = lo & -4096;
-        this.tlbTagHi[access][idx] = hi;
-        this.tlbOff[access][idx] = off - (off % 4096);
+        const tlb = this.tlbSet + access;
+        this.tlbTagLo[tlb][idx] = lo & -4096;
+        this.tlbTagHi[tlb][idx] = hi;
+        this.tlbOff[tlb][idx] = off - (off % 4096);
       }
     }
     return pa;
@@ -761,12 +770,13 @@ export class Hart {
     const dOp = this.dOp;
     const dImm = this.dImm;
     const pageBlock = this.pageBlock;
-    const loadTagLo = this.tlbTagLo[ACCESS_LOAD];
-    const loadTagHi = this.tlbTagHi[ACCESS_LOAD];
-    const loadOff = this.tlbOff[ACCESS_LOAD];
-    const storeTagLo = this.tlbTagLo[ACCESS_STORE];
-    const storeTagHi = this.tlbTagHi[ACCESS_STORE];
-    const storeOff = this.tlbOff[ACCESS_STORE];
+    // The TLB set of the current privilege; privilege changes end this call (trap, or a yielding xRET).
+    const loadTagLo = this.tlbTagLo[this.tlbSet + ACCESS_LOAD];
+    const loadTagHi = this.tlbTagHi[this.tlbSet + ACCESS_LOAD];
+    const loadOff = this.tlbOff[this.tlbSet + ACCESS_LOAD];
+    const storeTagLo = this.tlbTagLo[this.tlbSet + ACCESS_STORE];
+    const storeTagHi = this.tlbTagHi[this.tlbSet + ACCESS_STORE];
+    const storeOff = this.tlbOff[this.tlbSet + ACCESS_STORE];
     let n = budget;
     // The program counter is kept as a slot of the current page's decode block; the pc itself (a double)
     // is only computed where an instruction needs it. A slot outside the block moves the fetch window:
@@ -1615,12 +1625,14 @@ export class Hart {
     if (this.priv !== PRIV_M) return this.raiseIllegal(this.instructionBits(this.pc));
     const csr = this.csr;
     let status = csr[CSR_MSTATUS * 2];
+    const oldStatus = status;
     const mpp = (status & MSTATUS_MPP) >>> MSTATUS_MPP_SHIFT;
     status = (status & ~(MSTATUS_MIE | MSTATUS_MPP)) | ((status & MSTATUS_MPIE) >>> 4) | MSTATUS_MPIE;
     if (mpp !== PRIV_M) status &= ~MSTATUS_MPRV;
     csr[CSR_MSTATUS * 2] = status;
+    // M-mode entries made while MPRV borrowed MPP's view must not outlive a change of either.
+    if (oldStatus & MSTATUS_MPRV) this.flushTlb();
     this.setPriv(mpp);
-    this.flushTlb();
     this.yieldRequested = true;
     this.reservation = -1;
     return this.jumpToCsr(CSR_MEPC);
@@ -1632,12 +1644,13 @@ export class Hart {
     if (this.priv === PRIV_U || (this.priv === PRIV_S && (status & MSTATUS_TSR) !== 0)) {
       return this.raiseIllegal(this.instructionBits(this.pc));
     }
+    const oldStatus = status;
     const spp = (status & MSTATUS_SPP) >>> 8;
     status =
       (status & ~(MSTATUS_SIE | MSTATUS_SPP | MSTATUS_MPRV)) | ((status & MSTATUS_SPIE) >>> 4) | MSTATUS_SPIE;
     csr[CSR_MSTATUS * 2] = status;
+    if (oldStatus & MSTATUS_MPRV) this.flushTlb();
     this.setPriv(spp);
-    this.flushTlb();
     this.yieldRequested = true;
     this.reservation = -1;
     return this.jumpToCsr(CSR_SEPC);

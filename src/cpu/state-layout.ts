@@ -39,8 +39,13 @@ export const SCALAR_CYCLE_HI = SCALAR_PC_LO + 9;
 /** Byte offset of the software TLBs (see mmu.ts for their shape). */
 export const TLB_BYTE = 0x1000;
 export const TLB_ENTRIES = 256;
-/** Three TLBs (fetch, load, store), each with tagLo, tagHi, ramOffset int32 arrays of TLB_ENTRIES. */
-export const TLB_BYTES = 3 * 3 * 4 * TLB_ENTRIES;
+/**
+ * One set of TLBs per privilege level (U, S, M), so that traps and returns switch sets instead of
+ * flushing. Each set has three TLBs (fetch, load, store), each with tagLo, tagHi and ramOffset int32
+ * arrays of TLB_ENTRIES.
+ */
+export const TLB_SETS = 3;
+export const TLB_BYTES = TLB_SETS * 3 * 3 * 4 * TLB_ENTRIES;
 
 /**
  * Every CSR by its 12-bit number, two int32 words each (low, high). Not every slot is a real CSR:

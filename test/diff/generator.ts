@@ -873,8 +873,20 @@ class SeqGen {
       }
       let line: string;
       if (op.startsWith('amo')) line = `${op} x${this.xd()}, x${this.x()}, (x${base})`;
-      else if (op === 'lr.d') line = `lr.d x${this.xd()}, (x${base})`;
-      else if (op === 'fld') line = `fld f${this.fd('d')}, 0(x${base})`;
+      else if (op === 'lr.d') {
+        // A successful LR here would leave a reservation for a later lone SC (which must then
+        // fail) to trip over, with the outcome depending on how the reservation is tracked
+        // (virtual or physical address). Any SC invalidates it; this one's result is discarded.
+        let t = this.x(false);
+        while (t === base) t = this.x(false);
+        this.emit('vm-lr.d', [
+          ...setup,
+          `lr.d x${this.xd()}, (x${base})`,
+          `lla x${t}, resv_dummy`,
+          `sc.d x0, x0, (x${t})`,
+        ]);
+        return;
+      } else if (op === 'fld') line = `fld f${this.fd('d')}, 0(x${base})`;
       else if (op === 'fsw') line = `fsw f${this.f()}, 0(x${base})`;
       else if (op.startsWith('s')) line = `${op} x${this.x()}, 0(x${base})`;
       else line = `${op} x${this.xd()}, 0(x${base})`;

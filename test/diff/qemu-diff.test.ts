@@ -8,7 +8,7 @@
 // TYPERVISOR_DIFF_SEED=<seed> runs one extra batch with that seed (for reproducing a soak find).
 
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { directedSequences } from './directed.js';
@@ -30,6 +30,8 @@ interface BatchSpec {
   length: number;
   /** Fixed sequences instead of generated ones. */
   sequences?: () => Sequence[];
+  /** Delete the built files when the batch passes. */
+  discardIfClean?: boolean;
 }
 
 const SOAK = process.env.TYPERVISOR_DIFF_SOAK === '1';
@@ -89,6 +91,11 @@ async function runAll(specs: BatchSpec[], log: (msg: string) => void): Promise<R
           `qemu ${r.qemuMs} ms, typervisor ${r.typervisorMs} ms, total ${Date.now() - started} ms`,
       );
       for (const f of r.failures) problems.push(`seed ${spec.seed}: ${f}`);
+      if (spec.discardIfClean && r.failures.length === 0 && r.mismatches.length === 0) {
+        // Soak ELFs are never reused; keep only those that show a problem.
+        rmSync(r.elf, { force: true });
+        rmSync(r.elf.replace(/\.elf$/, '.S'), { force: true });
+      }
       for (const m of r.mismatches) {
         const issue = knownIssueOf(m);
         if (issue) {
@@ -183,7 +190,8 @@ test('differential test against QEMU: soak', {
   // Rounds of a few batches each, until the time budget is spent.
   while (Date.now() < deadline) {
     const specs: BatchSpec[] = [];
-    for (let i = 0; i < 4; i++) specs.push({ seed: `soak-${stamp}-${batch++}`, count: 150, length: 40 });
+    for (let i = 0; i < 4; i++)
+      specs.push({ seed: `soak-${stamp}-${batch++}`, count: 150, length: 40, discardIfClean: true });
     const r = await runAll(specs, (m) => t.diagnostic(m));
     problems.push(...r.problems);
     reportKnown(r.known, (m) => t.diagnostic(m));

@@ -333,7 +333,7 @@ trap_handler:
 
   .bss
   .align 6
-  .globl trap_log, reg_dump, scratch
+  .globl trap_log, reg_dump, scratch, resv_dummy
 trap_log:
   .space TL_ENTRIES + TRAP_MAX * TRAP_ENTRY_BYTES
 reg_dump:
