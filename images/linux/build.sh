@@ -273,7 +273,7 @@ build_busybox() {
 	local bbmake=(make -C "$src" O="$obj" CROSS_COMPILE="$CROSS" ARCH=riscv
 		BB_EXTRA_VERSION="Debian $bbver" SOURCE_DATE_EPOCH="$epoch")
 	log "Busybox: configure and build (static, ${CROSS}gcc)"
-	yes '' | "${bbmake[@]}" oldconfig >"$obj/oldconfig.log" 2>&1 || die "busybox oldconfig failed, see $obj/oldconfig.log"
+	{ yes '' || true; } | "${bbmake[@]}" oldconfig >"$obj/oldconfig.log" 2>&1 || die "busybox oldconfig failed, see $obj/oldconfig.log"
 	grep -qx 'CONFIG_STATIC=y' "$obj/.config" || die "busybox .config lost CONFIG_STATIC=y"
 	"${bbmake[@]}" -j"$JOBS" busybox
 	"${bbmake[@]}" busybox.links >/dev/null

@@ -2,7 +2,8 @@
 // Boot the default guest on QEMU's `virt` machine and drive its shell non-interactively.
 //
 //   node images/linux/qemu-check.mjs [--kernel build/linux/Image] [--initrd images/linux/initramfs.cpio.gz]
-//                                    [--smp N] [--timeout SECONDS] [--transcript FILE]
+//                                    [--smp N] [--append CMDLINE] [--extra "MORE QEMU ARGS"]
+//                                    [--run "GUEST COMMAND"]... [--timeout SECONDS] [--transcript FILE]
 //
 // Waits for the `~ # ` prompt, runs a few commands (uname -m, /proc/cpuinfo, ...), then
 // `poweroff -f`, and checks that QEMU exits by itself (SBI SRST power-off). Prints the time
@@ -19,18 +20,22 @@ const opts = {
   kernel: resolve(root, "build/linux/Image"),
   initrd: resolve(here, "initramfs.cpio.gz"),
   smp: "1",
+  append: "console=ttyS0",
+  extra: "",
   timeout: "120",
   transcript: "",
   qemu: "qemu-system-riscv64",
 };
+const extraCommands = [];
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
   const key = argv[i].replace(/^--/, "");
-  if (!(key in opts) || i + 1 >= argv.length) {
-    console.error(`usage: qemu-check.mjs [--${Object.keys(opts).join(" X] [--")} X]`);
+  if (!(key in opts || key === "run") || i + 1 >= argv.length) {
+    console.error(`usage: qemu-check.mjs [--${[...Object.keys(opts), "run"].join(" X] [--")} X]`);
     process.exit(2);
   }
-  opts[key] = argv[++i];
+  if (key === "run") extraCommands.push(argv[++i]);
+  else opts[key] = argv[++i];
 }
 
 const PROMPT = "~ # ";
@@ -44,12 +49,14 @@ const commands = [
   "sleep 1 & jobs",
   "wait; echo job-control-ok",
   "dd if=/dev/zero bs=1M count=8 2>/dev/null | sha256sum",
+  ...extraCommands,
   "poweroff -f",
 ];
 
 const args = [
   "-M", "virt", "-m", "256M", "-smp", opts.smp, "-nographic", "-bios", "default",
-  "-kernel", opts.kernel, "-initrd", opts.initrd, "-append", "console=ttyS0",
+  "-kernel", opts.kernel, "-initrd", opts.initrd, "-append", opts.append,
+  ...opts.extra.split(/\s+/).filter(Boolean),
 ];
 console.error(`$ ${opts.qemu} ${args.join(" ")}`);
 const t0 = process.hrtime.bigint();

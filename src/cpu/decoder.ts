@@ -4,6 +4,8 @@
  * Compressed instructions are first expanded into their 32-bit equivalents, so that one decoder of
  * the base encodings serves both; the packed word remembers the original length.
  */
+
+import { encB, encI, encJ, encR, encS } from './encoder.js';
 import { FpOp } from './fp-ops.js';
 import { Op, PACK_COMPRESSED, PACK_RD_SHIFT, PACK_RS1_SHIFT, PACK_RS2_SHIFT } from './opcodes.js';
 import { X_SINK } from './state-layout.js';
@@ -353,41 +355,6 @@ function decodeFloat(insn: number, rd: number, rm: number, rs1: number, rs2: num
     default:
       return illegal(insn);
   }
-}
-
-// Encoders used to expand compressed instructions into their base equivalents.
-function encI(opcode: number, rd: number, funct3: number, rs1: number, imm: number): number {
-  return ((imm & 0xfff) << 20) | (rs1 << 15) | (funct3 << 12) | (rd << 7) | opcode;
-}
-function encS(opcode: number, funct3: number, rs1: number, rs2: number, imm: number): number {
-  return (
-    (((imm >> 5) & 0x7f) << 25) | (rs2 << 20) | (rs1 << 15) | (funct3 << 12) | ((imm & 31) << 7) | opcode
-  );
-}
-function encR(opcode: number, rd: number, funct3: number, rs1: number, rs2: number, funct7: number): number {
-  return (funct7 << 25) | (rs2 << 20) | (rs1 << 15) | (funct3 << 12) | (rd << 7) | opcode;
-}
-function encB(funct3: number, rs1: number, rs2: number, imm: number): number {
-  return (
-    (((imm >> 12) & 1) << 31) |
-    (((imm >> 5) & 0x3f) << 25) |
-    (rs2 << 20) |
-    (rs1 << 15) |
-    (funct3 << 12) |
-    (((imm >> 1) & 0xf) << 8) |
-    (((imm >> 11) & 1) << 7) |
-    0x63
-  );
-}
-function encJ(rd: number, imm: number): number {
-  return (
-    (((imm >> 20) & 1) << 31) |
-    (((imm >> 1) & 0x3ff) << 21) |
-    (((imm >> 11) & 1) << 20) |
-    (((imm >> 12) & 0xff) << 12) |
-    (rd << 7) |
-    0x6f
-  );
 }
 
 const bit = (h: number, n: number): number => (h >>> n) & 1;

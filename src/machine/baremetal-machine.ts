@@ -7,6 +7,7 @@ import { MIP_MSIP, MIP_MTIP, MIP_SSIP, MIP_STIP } from '../cpu/constants.js';
 import { CSR_MENVCFG, CSR_MIE, CSR_STIMECMP } from '../cpu/csr-numbers.js';
 import { Hart } from '../cpu/hart.js';
 import { RAM_BYTE } from '../cpu/state-layout.js';
+import { warmUpInterpreter } from '../cpu/warmup.js';
 import { SystemBus } from './bus.js';
 import { GuestClock } from './clock.js';
 import { Clint } from './devices/clint.js';
@@ -41,6 +42,7 @@ export class BareMetalMachine {
 
   constructor(image: ElfImage, name: string, options: BareMetalOptions) {
     this.options = options;
+    warmUpInterpreter();
     const ramSize = options.ramSize;
     const pages = (RAM_BYTE + ramSize) / 65536;
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });

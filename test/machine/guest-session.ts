@@ -62,14 +62,16 @@ export class GuestSession {
     this.child.stdin.write(text);
   }
 
-  /** Runs a shell command and returns what it printed before the next prompt. */
+  /**
+   * Runs a shell command and returns what it printed. The output is framed by marker lines, because
+   * the shell's echo of a long command line wraps at the terminal width and cannot be cut off reliably.
+   */
   async command(cmd: string, prompt: string, timeoutMs = 60_000): Promise<string> {
-    this.send(`${cmd}\n`);
-    const out = await this.waitFor(prompt, timeoutMs);
-    // Drop the echoed command line and the trailing prompt.
-    const body = out.slice(0, out.length - prompt.length);
-    const firstNewline = body.indexOf('\n');
-    return (firstNewline >= 0 ? body.slice(firstNewline + 1) : '').replace(/\r/g, '');
+    this.send(`echo '<''<<'; ${cmd}; echo '>>''>'\n`);
+    await this.waitFor(/\r?\n<<<\r?\n/, timeoutMs);
+    const body = await this.waitFor(/>>>\r?\n/, timeoutMs);
+    await this.waitFor(prompt, timeoutMs);
+    return body.replace(/>>>\r?\n$/, '').replace(/\r/g, '');
   }
 
   kill(): void {

@@ -16,6 +16,7 @@ import {
 } from '../../cpu/csr-numbers.js';
 import { Hart } from '../../cpu/hart.js';
 import { RAM_BYTE } from '../../cpu/state-layout.js';
+import { warmUpInterpreter } from '../../cpu/warmup.js';
 import { BootImageError, type KernelImage, prepareKernel } from '../boot/kernel-image.js';
 import { planBoot } from '../boot/layout.js';
 import { SystemBus } from '../bus.js';
@@ -75,6 +76,7 @@ export class VirtMachine {
   private readonly running: boolean[] = [];
   private exit: MachineExit | null = null;
   private resetRequested = false;
+  private booted = false;
   private readonly output: Uint8Array[] = [];
   private wake: (() => void) | null = null;
   /** Console bytes for the host (the terminal); called after every slice that produced output. */
@@ -82,6 +84,7 @@ export class VirtMachine {
 
   constructor(config: VirtMachineConfig) {
     this.config = config;
+    warmUpInterpreter();
     if (!(config.harts >= 1 && config.harts <= 8))
       throw new BootImageError(`harts: ${config.harts} is not in 1..8`);
     if (config.ramSize % 2 ** 20 !== 0 || config.ramSize < 16 * 2 ** 20 || config.ramSize > 2 ** 31) {
@@ -171,7 +174,9 @@ export class VirtMachine {
   private loadAndReset(): void {
     const hart = this.harts[0];
     const ram = hart.ram8;
-    ram.fill(0);
+    // A fresh memory is already zero; zeroing it again would touch every page of a large RAM.
+    if (this.booted) ram.fill(0);
+    this.booted = true;
     const bios = this.config.bios;
     const base = VIRT.dram.base;
     const plan = planBoot(this.layoutRequest(this.dtb.length));
