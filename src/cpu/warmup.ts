@@ -24,19 +24,28 @@ const LINK_REG = 6;
 const FS_REG = 7;
 const HANDLER_REG = 31;
 const NOP = encI(0x13, 0, 0, 0, 0);
+const DEVICE_BASE = 0x1000_0000;
+const DEVICE_REG = 4;
+/** Landing pads for branches that leave the code page live on the page after it. */
+const PAD_OFFSET = 0x1000;
 
 let warmedUp = false;
 
-class NoDevices implements PhysicalBus {
+/** One scratch device register window at DEVICE_BASE, so device loads and stores run their paths too. */
+class ScratchDevice implements PhysicalBus {
   readonly ramBase = RAM_BASE;
   readonly ramSize = RAM_SIZE;
   valueLo = 0;
   valueHi = 0;
-  readDevice(): boolean {
-    return false;
+  readDevice(pa: number): boolean {
+    if (pa < DEVICE_BASE || pa >= DEVICE_BASE + 0x100) return false;
+    this.valueLo = pa | 0;
+    this.valueHi = -1;
+    return true;
   }
-  writeDevice(): boolean {
-    return false;
+  writeDevice(pa: number, _size: number, lo: number): boolean {
+    this.valueLo = lo;
+    return pa >= DEVICE_BASE && pa < DEVICE_BASE + 0x100;
   }
 }
 
@@ -56,6 +65,8 @@ function buildProgram(): Uint32Array {
   const reg = (): number => 8 + ((random() >>> 0) % 23); // x8..x30
   const imm12 = (): number => (random() >> 20) | 0;
   const code: number[] = [];
+  /** Return addresses of the far branches; pad i jumps back to pads[i]. */
+  const pads: number[] = [];
   const emit = (...words: number[]): void => {
     for (const w of words) code.push(w >>> 0);
   };
@@ -115,6 +126,17 @@ function buildProgram(): Uint32Array {
     emit(encS(0x27, 2, DATA_REG, 5, 32), encS(0x27, 3, DATA_REG, 6, 40));
     // Compressed instructions: c.nop + c.addi a0, 1; c.mv a0, a1 + c.add a0, a1.
     emit(0x05050001, 0x952e852e);
+    // Device loads and stores of every width (the slow paths and the yield after a device store).
+    for (const f3 of [0, 1, 2, 3, 4, 5, 6]) emit(encI(0x03, reg(), f3, DEVICE_REG, 8));
+    for (const f3 of [0, 1, 2, 3]) emit(encS(0x23, f3, DEVICE_REG, reg(), 16));
+    // Taken branches to another page and back: x8 = 1 makes every condition below true.
+    emit(encI(0x13, 8, 0, 0, 1));
+    for (const [f3, rs1, rs2] of [[0, 0, 0], [1, 8, 0], [4, 0, 8], [5, 8, 0], [6, 0, 8], [7, 8, 0]]) {
+      const here = code.length * 4;
+      const pad = PAD_OFFSET + pads.length * 4;
+      pads.push(here + 4);
+      emit(encB(f3, rs1, rs2, pad - here));
+    }
     // Traps: ecall, an illegal instruction, ebreak and an access fault, each resumed by the handler.
     emit(0x00000073, 0x00000000, 0x00100073, encI(0x03, reg(), 3, 0, 0));
   }
@@ -125,6 +147,12 @@ function buildProgram(): Uint32Array {
   emit(encI(0x13, HANDLER_REG, 0, HANDLER_REG, 4));
   emit(encI(0x73, 0, 1, HANDLER_REG, 0x341)); // csrw mepc, x31
   emit(0x30200073); // mret
+  if (code.length * 4 > PAD_OFFSET) throw new Error('warm-up program overlaps its landing pads');
+  while (code.length * 4 < PAD_OFFSET) code.push(NOP);
+  for (const back of pads) {
+    const here = code.length * 4;
+    code.push(encJ(0, back - here) >>> 0);
+  }
   const program = Uint32Array.from(code);
   return Object.assign(program, { handlerOffset: handler });
 }
@@ -155,7 +183,7 @@ export function warmUpInterpreter(): void {
   if (warmedUp) return;
   warmedUp = true;
   const pages = (RAM_BYTE + RAM_SIZE) / 65536;
-  const hart = new Hart(new WebAssembly.Memory({ initial: pages, maximum: pages }), new NoDevices(), {
+  const hart = new Hart(new WebAssembly.Memory({ initial: pages, maximum: pages }), new ScratchDevice(), {
     decodeCachePages: 8,
   });
   const program = buildProgram() as Uint32Array & { handlerOffset: number };
@@ -165,7 +193,8 @@ export function warmUpInterpreter(): void {
   for (let r = 8; r < 31; r++) hart.setRegister(r, (BigInt(random()) << 32n) | BigInt(random() >>> 0));
   hart.setRegister(DATA_REG, RAM_BASE + DATA_OFFSET);
   hart.setRegister(FS_REG, 0x6000);
+  hart.setRegister(DEVICE_REG, DEVICE_BASE);
   hart.csr[CSR_MTVEC * 2] = RAM_BASE + program.handlerOffset;
-  for (let i = 0; i < 3000; i++) hart.run(i < 2500 ? 64 : 4096);
+  for (let i = 0; i < 800; i++) hart.run(i < 600 ? 64 : 4096);
   warmFpu(hart);
 }

@@ -10,27 +10,32 @@
 
 #define MIP_SEIP (1 << IRQ_S_EXT)
 /*
- * Give up waiting for an interrupt after 0.1 s of mtime at 10 MHz, or after
- * SPIN_LIMIT iterations if mtime is not moving (it must stay well inside
- * the runner's instruction budget).  QEMU can take milliseconds to deliver
- * a timer interrupt, so an iteration count alone is not enough.
+ * Give up waiting for an interrupt after 2 s of mtime at 10 MHz, or after
+ * SPIN_LIMIT iterations in which mtime did not move (a stalled clock must
+ * end the wait well inside the runner's instruction budget).  QEMU can take
+ * tens of milliseconds to deliver a timer interrupt on a loaded host, so
+ * neither a short time limit nor an iteration count alone is enough.
  */
-#define WAIT_TICKS 1000000
+#define WAIT_TICKS 20000000
 #define SPIN_LIMIT 4000000
 
-# Wait until the log holds `n` entries (clobbers a2-a5).
+# Wait until the log holds `n` entries (clobbers a2-a6).
 .macro WAIT_LOG n
   li a5, SPIN_LIMIT
   li a3, CLINT_MTIME
   ld a2, 0(a3)
+  mv a6, a2
 .Lw\@:
   sub a4, s6, s7
   li a3, (\n) * 8
   beq a4, a3, .Ld\@
-  addi a5, a5, -1
-  beqz a5, .Lt\@
   li a3, CLINT_MTIME
   ld a4, 0(a3)
+  bne a4, a6, .Lm\@
+  addi a5, a5, -1
+  beqz a5, .Lt\@
+.Lm\@:
+  mv a6, a4
   sub a4, a4, a2
   li a3, WAIT_TICKS
   bltu a4, a3, .Lw\@

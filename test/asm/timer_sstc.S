@@ -17,7 +17,7 @@
   RETURN_TO_M
 .endm
 
-#define WAIT_TICKS 1000000
+#define WAIT_TICKS 20000000
 #define SPIN_LIMIT 4000000
 
 TEST_BEGIN
@@ -115,11 +115,15 @@ TEST_BEGIN
   csrsi sstatus, MSTATUS_SIE
   li a5, SPIN_LIMIT
   rdtime a2
+  mv a6, a2
 2:
   bnez s0, 3f
+  rdtime a4
+  bne a4, a6, 4f                # only iterations with a stalled clock count against SPIN_LIMIT
   addi a5, a5, -1
   beqz a5, 3f
-  rdtime a4
+4:
+  mv a6, a4
   sub a4, a4, a2
   li a3, WAIT_TICKS
   bltu a4, a3, 2b
