@@ -761,6 +761,8 @@ export class Hart {
    * The interpreter loop. It has no try/catch of its own so that V8 keeps its locals (pc above all, a
    * double) in registers; everything that may trap is preceded by a sync of pc and the budget.
    */
+  // Address arithmetic and shifts are written out in the hot cases rather than called: V8 stops inlining
+  // calls in a function this big, and a call per load or shift costs more than the instruction.
   private execute(budget: number, startRetired: number): number {
     const x = this.x;
     const csr = this.csr;
@@ -925,15 +927,51 @@ export class Hart {
           x[rd + 1] = 0;
           break;
         }
-        case Op.SLLI:
-          shiftLeft(x, rd, x[rs1], x[rs1 + 1], imm);
+        case Op.SLLI: {
+          const lo = x[rs1];
+          const hi = x[rs1 + 1];
+          if (imm === 0) {
+            x[rd + 1] = hi;
+            x[rd] = lo;
+          } else if (imm < 32) {
+            x[rd + 1] = (hi << imm) | (lo >>> (32 - imm));
+            x[rd] = lo << imm;
+          } else {
+            x[rd + 1] = lo << (imm - 32);
+            x[rd] = 0;
+          }
           break;
-        case Op.SRLI:
-          shiftRightLogical(x, rd, x[rs1], x[rs1 + 1], imm);
+        }
+        case Op.SRLI: {
+          const lo = x[rs1];
+          const hi = x[rs1 + 1];
+          if (imm === 0) {
+            x[rd] = lo;
+            x[rd + 1] = hi;
+          } else if (imm < 32) {
+            x[rd] = (lo >>> imm) | (hi << (32 - imm));
+            x[rd + 1] = hi >>> imm;
+          } else {
+            x[rd] = hi >>> (imm - 32);
+            x[rd + 1] = 0;
+          }
           break;
-        case Op.SRAI:
-          shiftRightArithmetic(x, rd, x[rs1], x[rs1 + 1], imm);
+        }
+        case Op.SRAI: {
+          const lo = x[rs1];
+          const hi = x[rs1 + 1];
+          if (imm === 0) {
+            x[rd] = lo;
+            x[rd + 1] = hi;
+          } else if (imm < 32) {
+            x[rd] = (lo >>> imm) | (hi << (32 - imm));
+            x[rd + 1] = hi >> imm;
+          } else {
+            x[rd] = hi >> (imm - 32);
+            x[rd + 1] = hi >> 31;
+          }
           break;
+        }
         case Op.SLL:
           shiftLeft(x, rd, x[rs1], x[rs1 + 1], x[rs2] & 63);
           break;
@@ -996,8 +1034,10 @@ export class Hart {
             continue;
           }
         case Op.JALR: {
-          const lo = effectiveAddress(x[rs1], x[rs1 + 1], imm) & ~1;
-          const hi = eaHi;
+          const base = x[rs1];
+          const sum = (base + imm) | 0;
+          const hi = (x[rs1 + 1] + (imm >> 31) + (sum >>> 0 < base >>> 0 ? 1 : 0)) | 0;
+          const lo = sum & ~1;
           const link = fetchVBase + ((slot - blockStart) << 1) + 4 - ((w >>> 26) & 2);
           x[rd] = link | 0;
           x[rd + 1] = Math.floor(link / TWO32) | 0;
@@ -1101,45 +1141,51 @@ export class Hart {
           break;
         }
         case Op.LD: {
-          const lo = effectiveAddress(x[rs1], x[rs1 + 1], imm);
+          const base = x[rs1];
+          const lo = (base + imm) | 0;
+          const hi = (x[rs1 + 1] + (imm >> 31) + (lo >>> 0 < base >>> 0 ? 1 : 0)) | 0;
           const idx = (lo >>> 12) & TLB_MASK;
-          if (loadTagLo[idx] === (lo & -4089) && loadTagHi[idx] === eaHi) {
+          if (loadTagLo[idx] === (lo & -4089) && loadTagHi[idx] === hi) {
             const i = (loadOff[idx] + (lo & 4095)) >> 2;
             x[rd] = ram32[i];
             x[rd + 1] = ram32[i + 1];
           } else {
             this.pc = fetchVBase + ((slot - blockStart) << 1);
             this.remaining = n;
-            x[rd] = this.loadSlow(lo, eaHi, 8);
+            x[rd] = this.loadSlow(lo, hi, 8);
             x[rd + 1] = this.loadHi;
           }
           break;
         }
         case Op.LW: {
-          const lo = effectiveAddress(x[rs1], x[rs1 + 1], imm);
+          const base = x[rs1];
+          const lo = (base + imm) | 0;
+          const hi = (x[rs1 + 1] + (imm >> 31) + (lo >>> 0 < base >>> 0 ? 1 : 0)) | 0;
           const idx = (lo >>> 12) & TLB_MASK;
           let v: number;
-          if (loadTagLo[idx] === (lo & -4093) && loadTagHi[idx] === eaHi) {
+          if (loadTagLo[idx] === (lo & -4093) && loadTagHi[idx] === hi) {
             v = ram32[(loadOff[idx] + (lo & 4095)) >> 2];
           } else {
             this.pc = fetchVBase + ((slot - blockStart) << 1);
             this.remaining = n;
-            v = this.loadSlow(lo, eaHi, 4);
+            v = this.loadSlow(lo, hi, 4);
           }
           x[rd] = v;
           x[rd + 1] = v >> 31;
           break;
         }
         case Op.LWU: {
-          const lo = effectiveAddress(x[rs1], x[rs1 + 1], imm);
+          const base = x[rs1];
+          const lo = (base + imm) | 0;
+          const hi = (x[rs1 + 1] + (imm >> 31) + (lo >>> 0 < base >>> 0 ? 1 : 0)) | 0;
           const idx = (lo >>> 12) & TLB_MASK;
           let v: number;
-          if (loadTagLo[idx] === (lo & -4093) && loadTagHi[idx] === eaHi) {
+          if (loadTagLo[idx] === (lo & -4093) && loadTagHi[idx] === hi) {
             v = ram32[(loadOff[idx] + (lo & 4095)) >> 2];
           } else {
             this.pc = fetchVBase + ((slot - blockStart) << 1);
             this.remaining = n;
-            v = this.loadSlow(lo, eaHi, 4);
+            v = this.loadSlow(lo, hi, 4);
           }
           x[rd] = v;
           x[rd + 1] = 0;
@@ -1147,15 +1193,17 @@ export class Hart {
         }
         case Op.LH:
         case Op.LHU: {
-          const lo = effectiveAddress(x[rs1], x[rs1 + 1], imm);
+          const base = x[rs1];
+          const lo = (base + imm) | 0;
+          const hi = (x[rs1 + 1] + (imm >> 31) + (lo >>> 0 < base >>> 0 ? 1 : 0)) | 0;
           const idx = (lo >>> 12) & TLB_MASK;
           let v: number;
-          if (loadTagLo[idx] === (lo & -4095) && loadTagHi[idx] === eaHi) {
+          if (loadTagLo[idx] === (lo & -4095) && loadTagHi[idx] === hi) {
             v = ram16[(loadOff[idx] + (lo & 4095)) >> 1];
           } else {
             this.pc = fetchVBase + ((slot - blockStart) << 1);
             this.remaining = n;
-            v = this.loadSlow(lo, eaHi, 2);
+            v = this.loadSlow(lo, hi, 2);
           }
           if ((w & 0xff) === Op.LH) {
             v = (v << 16) >> 16;
@@ -1168,15 +1216,17 @@ export class Hart {
         }
         case Op.LB:
         case Op.LBU: {
-          const lo = effectiveAddress(x[rs1], x[rs1 + 1], imm);
+          const base = x[rs1];
+          const lo = (base + imm) | 0;
+          const hi = (x[rs1 + 1] + (imm >> 31) + (lo >>> 0 < base >>> 0 ? 1 : 0)) | 0;
           const idx = (lo >>> 12) & TLB_MASK;
           let v: number;
-          if (loadTagLo[idx] === (lo & -4096) && loadTagHi[idx] === eaHi) {
+          if (loadTagLo[idx] === (lo & -4096) && loadTagHi[idx] === hi) {
             v = ram8[loadOff[idx] + (lo & 4095)];
           } else {
             this.pc = fetchVBase + ((slot - blockStart) << 1);
             this.remaining = n;
-            v = this.loadSlow(lo, eaHi, 1);
+            v = this.loadSlow(lo, hi, 1);
           }
           if ((w & 0xff) === Op.LB) {
             v = (v << 24) >> 24;
@@ -1188,9 +1238,11 @@ export class Hart {
           break;
         }
         case Op.SD: {
-          const lo = effectiveAddress(x[rs1], x[rs1 + 1], imm);
+          const base = x[rs1];
+          const lo = (base + imm) | 0;
+          const hi = (x[rs1 + 1] + (imm >> 31) + (lo >>> 0 < base >>> 0 ? 1 : 0)) | 0;
           const idx = (lo >>> 12) & TLB_MASK;
-          if (storeTagLo[idx] === (lo & -4089) && storeTagHi[idx] === eaHi) {
+          if (storeTagLo[idx] === (lo & -4089) && storeTagHi[idx] === hi) {
             const o = storeOff[idx] + (lo & 4095);
             ram32[o >> 2] = x[rs2];
             ram32[(o >> 2) + 1] = x[rs2 + 1];
@@ -1198,7 +1250,7 @@ export class Hart {
           } else {
             this.pc = fetchVBase + ((slot - blockStart) << 1);
             this.remaining = n;
-            this.storeSlow(lo, eaHi, 8, x[rs2], x[rs2 + 1]);
+            this.storeSlow(lo, hi, 8, x[rs2], x[rs2 + 1]);
             if (this.yieldRequested) {
               slot += 2 - ((w >>> 27) & 1);
               break execution;
@@ -1207,16 +1259,18 @@ export class Hart {
           break;
         }
         case Op.SW: {
-          const lo = effectiveAddress(x[rs1], x[rs1 + 1], imm);
+          const base = x[rs1];
+          const lo = (base + imm) | 0;
+          const hi = (x[rs1 + 1] + (imm >> 31) + (lo >>> 0 < base >>> 0 ? 1 : 0)) | 0;
           const idx = (lo >>> 12) & TLB_MASK;
-          if (storeTagLo[idx] === (lo & -4093) && storeTagHi[idx] === eaHi) {
+          if (storeTagLo[idx] === (lo & -4093) && storeTagHi[idx] === hi) {
             const o = storeOff[idx] + (lo & 4095);
             ram32[o >> 2] = x[rs2];
             if (pageBlock[o >>> 12] >= 0) this.invalidateStore(o, 4);
           } else {
             this.pc = fetchVBase + ((slot - blockStart) << 1);
             this.remaining = n;
-            this.storeSlow(lo, eaHi, 4, x[rs2], 0);
+            this.storeSlow(lo, hi, 4, x[rs2], 0);
             if (this.yieldRequested) {
               slot += 2 - ((w >>> 27) & 1);
               break execution;
@@ -1225,16 +1279,18 @@ export class Hart {
           break;
         }
         case Op.SH: {
-          const lo = effectiveAddress(x[rs1], x[rs1 + 1], imm);
+          const base = x[rs1];
+          const lo = (base + imm) | 0;
+          const hi = (x[rs1 + 1] + (imm >> 31) + (lo >>> 0 < base >>> 0 ? 1 : 0)) | 0;
           const idx = (lo >>> 12) & TLB_MASK;
-          if (storeTagLo[idx] === (lo & -4095) && storeTagHi[idx] === eaHi) {
+          if (storeTagLo[idx] === (lo & -4095) && storeTagHi[idx] === hi) {
             const o = storeOff[idx] + (lo & 4095);
             ram16[o >> 1] = x[rs2];
             if (pageBlock[o >>> 12] >= 0) this.invalidateStore(o, 2);
           } else {
             this.pc = fetchVBase + ((slot - blockStart) << 1);
             this.remaining = n;
-            this.storeSlow(lo, eaHi, 2, x[rs2], 0);
+            this.storeSlow(lo, hi, 2, x[rs2], 0);
             if (this.yieldRequested) {
               slot += 2 - ((w >>> 27) & 1);
               break execution;
@@ -1243,16 +1299,18 @@ export class Hart {
           break;
         }
         case Op.SB: {
-          const lo = effectiveAddress(x[rs1], x[rs1 + 1], imm);
+          const base = x[rs1];
+          const lo = (base + imm) | 0;
+          const hi = (x[rs1 + 1] + (imm >> 31) + (lo >>> 0 < base >>> 0 ? 1 : 0)) | 0;
           const idx = (lo >>> 12) & TLB_MASK;
-          if (storeTagLo[idx] === (lo & -4096) && storeTagHi[idx] === eaHi) {
+          if (storeTagLo[idx] === (lo & -4096) && storeTagHi[idx] === hi) {
             const o = storeOff[idx] + (lo & 4095);
             ram8[o] = x[rs2];
             if (pageBlock[o >>> 12] >= 0) this.invalidateStore(o, 1);
           } else {
             this.pc = fetchVBase + ((slot - blockStart) << 1);
             this.remaining = n;
-            this.storeSlow(lo, eaHi, 1, x[rs2], 0);
+            this.storeSlow(lo, hi, 1, x[rs2], 0);
             if (this.yieldRequested) {
               slot += 2 - ((w >>> 27) & 1);
               break execution;
