@@ -131,7 +131,14 @@ function buildProgram(): Uint32Array {
     for (const f3 of [0, 1, 2, 3]) emit(encS(0x23, f3, DEVICE_REG, reg(), 16));
     // Taken branches to another page and back: x8 = 1 makes every condition below true.
     emit(encI(0x13, 8, 0, 0, 1));
-    for (const [f3, rs1, rs2] of [[0, 0, 0], [1, 8, 0], [4, 0, 8], [5, 8, 0], [6, 0, 8], [7, 8, 0]]) {
+    for (const [f3, rs1, rs2] of [
+      [0, 0, 0],
+      [1, 8, 0],
+      [4, 0, 8],
+      [5, 8, 0],
+      [6, 0, 8],
+      [7, 8, 0],
+    ]) {
       const here = code.length * 4;
       const pad = PAD_OFFSET + pads.length * 4;
       pads.push(here + 4);
