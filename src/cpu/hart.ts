@@ -83,6 +83,14 @@ const TLB_MASK = TLB_ENTRIES - 1;
 const TLB_EMPTY = 1;
 /** Decode-cache slots per 4 KiB page: one per halfword. */
 const SLOTS_PER_PAGE = 2048;
+/**
+ * A block is a page's slots plus two sentinel slots holding Op.PAGE_END, so running off the end of a
+ * page (also with a 4-byte instruction in its last halfword) dispatches to the refetch code instead of
+ * every instruction checking its slot. Slots 0 and 1 of the cache are the "far" sentinel: a jump out
+ * of the page sets slot 0 and leaves its target in farPc.
+ */
+const BLOCK_STRIDE = SLOTS_PER_PAGE + 2;
+const FIRST_BLOCK = 2;
 
 /** Thrown (never allocated anew) to unwind from a trap deep in a slow path back to the run loop. */
 export const TRAP_SIGNAL = { trap: true } as const;
@@ -194,8 +202,14 @@ export class Hart {
       this.tlbOff.push(new Int32Array(buffer, base + 8 * TLB_ENTRIES, TLB_ENTRIES));
     }
     const cachePages = options.decodeCachePages ?? 1024;
-    this.dOp = new Int32Array(cachePages * SLOTS_PER_PAGE);
-    this.dImm = new Int32Array(cachePages * SLOTS_PER_PAGE);
+    this.dOp = new Int32Array(FIRST_BLOCK + cachePages * BLOCK_STRIDE);
+    this.dImm = new Int32Array(FIRST_BLOCK + cachePages * BLOCK_STRIDE);
+    this.dOp[0] = Op.PAGE_END;
+    this.dOp[1] = Op.PAGE_END;
+    for (let b = 0; b < cachePages; b++) {
+      this.dOp[this.blockBase(b) + SLOTS_PER_PAGE] = Op.PAGE_END;
+      this.dOp[this.blockBase(b) + SLOTS_PER_PAGE + 1] = Op.PAGE_END;
+    }
     this.blockPage = new Int32Array(cachePages).fill(-1);
     this.pageBlock = new Int32Array(Math.ceil(bus.ramSize / 4096)).fill(-1);
     this.watchedPages = new Uint8Array(this.pageBlock.length);
@@ -248,17 +262,21 @@ export class Hart {
     const last = Math.min(this.ramSize - 1, offset + length - 1) >>> 12;
     for (let page = first; page <= last; page++) {
       const block = this.pageBlock[page];
-      if (block >= 0) this.dOp.fill(0, block * SLOTS_PER_PAGE, (block + 1) * SLOTS_PER_PAGE);
+      if (block >= 0) this.dOp.fill(0, this.blockBase(block), this.blockBase(block) + SLOTS_PER_PAGE);
     }
   }
 
   /** Stores into a page with decoded code forget the (at most three) slots the bytes overlap. */
   private invalidateStore(offset: number, size: number): void {
     const block = this.pageBlock[offset >>> 12];
-    const base = block * SLOTS_PER_PAGE;
+    const base = this.blockBase(block);
     const firstSlot = ((offset & 4095) >> 1) - 1;
-    const lastSlot = ((offset & 4095) + size - 1) >> 1;
+    const lastSlot = Math.min(SLOTS_PER_PAGE - 1, ((offset & 4095) + size - 1) >> 1);
     for (let s = Math.max(firstSlot, 0); s <= lastSlot; s++) this.dOp[base + s] = 0;
+  }
+
+  private blockBase(block: number): number {
+    return FIRST_BLOCK + block * BLOCK_STRIDE;
   }
 
   private blockForPage(page: number): number {
@@ -270,7 +288,7 @@ export class Hart {
     if (old >= 0) this.pageBlock[old] = -1;
     this.blockPage[block] = page;
     this.pageBlock[page] = block;
-    this.dOp.fill(0, block * SLOTS_PER_PAGE, (block + 1) * SLOTS_PER_PAGE);
+    this.dOp.fill(0, this.blockBase(block), this.blockBase(block) + SLOTS_PER_PAGE);
     return block;
   }
 
@@ -289,7 +307,7 @@ export class Hart {
     }
     const page = off >>> 12;
     this.fetchRamPage = page;
-    this.fetchSlotBase = this.blockForPage(page) * SLOTS_PER_PAGE;
+    this.fetchSlotBase = this.blockBase(this.blockForPage(page));
     this.fetchVBase = pc - (lo & 4095);
   }
 
@@ -786,22 +804,13 @@ export class Hart {
     let fetchVBase = this.fetchVBase;
     let blockStart = this.fetchSlotBase;
     let farPc = this.pc;
-    let slot = -1;
+    let slot = 0;
     {
       const o = farPc - fetchVBase;
       if (o >= 0 && o < 4096) slot = blockStart + (o >> 1);
     }
     execution: while (n > 0) {
       n--;
-      if ((slot - blockStart) >>> 0 >= SLOTS_PER_PAGE) {
-        const target = slot === -1 ? farPc : fetchVBase + ((slot - blockStart) << 1);
-        this.pc = target;
-        this.remaining = n;
-        this.enterFetchPage(target);
-        fetchVBase = this.fetchVBase;
-        blockStart = this.fetchSlotBase;
-        slot = blockStart + ((target - fetchVBase) >> 1);
-      }
       let w = dOp[slot];
       let imm: number;
       if (w === 0) {
@@ -817,6 +826,20 @@ export class Hart {
       const rs1 = (w >>> 15) & 0x3f;
       const rs2 = (w >>> 21) & 0x3f;
       switch (w & 0xff) {
+        case Op.PAGE_END: {
+          // Not an instruction: the fetch window moves to the next page, or to farPc after a far jump.
+          // A fetch fault here belongs to the instruction at the target, so the budget is given back
+          // only once the fetch has succeeded.
+          const target = slot < FIRST_BLOCK ? farPc : fetchVBase + ((slot - blockStart) << 1);
+          this.pc = target;
+          this.remaining = n;
+          this.enterFetchPage(target);
+          fetchVBase = this.fetchVBase;
+          blockStart = this.fetchSlotBase;
+          slot = blockStart + ((target - fetchVBase) >> 1);
+          n++;
+          continue;
+        }
         case Op.LI:
           x[rd] = imm;
           x[rd + 1] = imm >> 31;
@@ -1029,7 +1052,7 @@ export class Hart {
               slot = blockStart + (t >> 1);
             } else {
               farPc = fetchVBase + t;
-              slot = -1;
+              slot = 0;
             }
             continue;
           }
@@ -1052,7 +1075,7 @@ export class Hart {
             slot = blockStart + (t >> 1);
           } else {
             farPc = target;
-            slot = -1;
+            slot = 0;
           }
           continue;
         }
@@ -1063,7 +1086,7 @@ export class Hart {
               slot = blockStart + (t >> 1);
             } else {
               farPc = fetchVBase + t;
-              slot = -1;
+              slot = 0;
             }
             continue;
           }
@@ -1075,7 +1098,7 @@ export class Hart {
               slot = blockStart + (t >> 1);
             } else {
               farPc = fetchVBase + t;
-              slot = -1;
+              slot = 0;
             }
             continue;
           }
@@ -1089,7 +1112,7 @@ export class Hart {
               slot = blockStart + (t >> 1);
             } else {
               farPc = fetchVBase + t;
-              slot = -1;
+              slot = 0;
             }
             continue;
           }
@@ -1104,7 +1127,7 @@ export class Hart {
               slot = blockStart + (t >> 1);
             } else {
               farPc = fetchVBase + t;
-              slot = -1;
+              slot = 0;
             }
             continue;
           }
@@ -1119,7 +1142,7 @@ export class Hart {
               slot = blockStart + (t >> 1);
             } else {
               farPc = fetchVBase + t;
-              slot = -1;
+              slot = 0;
             }
             continue;
           }
@@ -1134,7 +1157,7 @@ export class Hart {
               slot = blockStart + (t >> 1);
             } else {
               farPc = fetchVBase + t;
-              slot = -1;
+              slot = 0;
             }
             continue;
           }
@@ -1439,13 +1462,13 @@ export class Hart {
           this.remaining = n;
           this.liveRetired = startRetired + (budget - n) - 1;
           farPc = this.executeRare(w, imm, rd, rs1, rs2, this.pc + 4 - ((w >>> 26) & 2));
-          slot = -1;
+          slot = 0;
           if (this.yieldRequested) break execution;
           continue;
       }
       slot += 2 - ((w >>> 27) & 1);
     }
-    this.pc = slot === -1 ? farPc : fetchVBase + ((slot - blockStart) << 1);
+    this.pc = slot < FIRST_BLOCK ? farPc : fetchVBase + ((slot - blockStart) << 1);
     this.remaining = n;
     return budget - n;
   }

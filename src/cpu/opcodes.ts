@@ -96,6 +96,8 @@ export enum Op {
   LI,
   /** addi rd, rs, 0. */
   MV,
+  /** Sentinel past the end of a decoded page (see Hart): not an instruction. */
+  PAGE_END,
 }
 
 /** AMO function codes (funct5 of the A extension), kept in the immediate field of AMO_W/AMO_D. */
