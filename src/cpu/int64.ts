@@ -100,16 +100,16 @@ function setFromBig(v: bigint): void {
   result[1] = Number(BigInt.asIntN(32, v >> 32n));
 }
 
+/** Division by zero does not trap on RISC-V: the quotient is all ones and the remainder the dividend. */
+function divideByZero(aLo: number, aHi: number, remainder: boolean): void {
+  result[0] = remainder ? aLo : -1;
+  result[1] = remainder ? aHi : -1;
+}
+
 /** Signed division with RISC-V semantics: x/0 = -1, INT64_MIN/-1 = INT64_MIN. */
 export function div64(aLo: number, aHi: number, bLo: number, bHi: number, remainder: boolean): void {
   if (bLo === 0 && bHi === 0) {
-    if (remainder) {
-      result[0] = aLo;
-      result[1] = aHi;
-    } else {
-      result[0] = -1;
-      result[1] = -1;
-    }
+    divideByZero(aLo, aHi, remainder);
     return;
   }
   if (bLo === -1 && bHi === -1 && aLo === 0 && aHi === -0x80000000) {
@@ -138,13 +138,7 @@ export function div64(aLo: number, aHi: number, bLo: number, bHi: number, remain
 /** Unsigned division with RISC-V semantics: x/0 = 2^64-1, x%0 = x. */
 export function divu64(aLo: number, aHi: number, bLo: number, bHi: number, remainder: boolean): void {
   if (bLo === 0 && bHi === 0) {
-    if (remainder) {
-      result[0] = aLo;
-      result[1] = aHi;
-    } else {
-      result[0] = -1;
-      result[1] = -1;
-    }
+    divideByZero(aLo, aHi, remainder);
     return;
   }
   if (aHi >>> 0 < 0x200000 && bHi >>> 0 < 0x200000) {
