@@ -109,7 +109,8 @@ build_kernel() {
 	epoch="$(changelog_epoch "/usr/share/doc/$KERNEL_PKG/changelog.Debian.gz" || true)"
 	epoch="${epoch:-0}"
 	export SOURCE_DATE_EPOCH="$epoch"
-	export KBUILD_BUILD_TIMESTAMP="$(date -u -d "@$epoch" '+%a %b %e %H:%M:%S UTC %Y')"
+	KBUILD_BUILD_TIMESTAMP="$(date -u -d "@$epoch" '+%a %b %e %H:%M:%S UTC %Y')"
+	export KBUILD_BUILD_TIMESTAMP
 	info "KBUILD_BUILD_TIMESTAMP=$KBUILD_BUILD_TIMESTAMP (from the package's changelog)"
 
 	local kmake=(make -C "$src" O="$obj" ARCH=riscv CROSS_COMPILE="$CROSS" -j"$JOBS")

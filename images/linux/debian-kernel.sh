@@ -91,7 +91,7 @@ log "apt-get update ($SUITE riscv64, private state in $apt)"
 if ! apt-get "${opts[@]}" update >"$WORK/apt.log" 2>&1; then
 	# One stale index (e.g. a mirror in sync) need not stop us if another suite has the kernel.
 	ls "$apt/lists/"*riscv64_Packages* >/dev/null 2>&1 ||
-		die "apt-get update failed: Debian $SUITE riscv64 is not reachable from here (see $WORK/apt.log)"
+		die "apt-get update found no usable Debian $SUITE riscv64 index (see $WORK/apt.log; 'unexpected size' there means the mirror served indexes that do not match its signed InRelease)"
 	echo "    warning: some $SUITE indexes failed to download; going on with the others:" >&2
 	grep '^E: Failed' "$WORK/apt.log" | sed 's/^/      /' >&2 || true
 fi

@@ -227,16 +227,16 @@ function writeCsr(h: Hart, num: number, lo: number, hi: number): boolean {
       return true;
     case C.CSR_MIDELEG:
       csr[num * 2] = lo & S_INTERRUPTS;
-      h.yieldRequested = true;
+      h.checkInterruptsSoon();
       return true;
     case C.CSR_MIE:
       csr[num * 2] = lo & ALL_INTERRUPTS;
-      h.yieldRequested = true;
+      h.checkInterruptsSoon();
       return true;
     case C.CSR_SIE: {
       const mask = csr[C.CSR_MIDELEG * 2];
       csr[C.CSR_MIE * 2] = (csr[C.CSR_MIE * 2] & ~mask) | (lo & mask);
-      h.yieldRequested = true;
+      h.checkInterruptsSoon();
       return true;
     }
     case C.CSR_MIP: {
@@ -244,13 +244,13 @@ function writeCsr(h: Hart, num: number, lo: number, hi: number): boolean {
       let writable = MIP_SSIP | MIP_STIP | MIP_SEIP;
       if (csr[C.CSR_MENVCFG * 2 + 1] < 0) writable &= ~MIP_STIP;
       csr[num * 2] = (csr[num * 2] & ~writable) | (lo & writable);
-      h.yieldRequested = true;
+      h.checkInterruptsSoon();
       return true;
     }
     case C.CSR_SIP: {
       const mask = csr[C.CSR_MIDELEG * 2] & MIP_SSIP;
       csr[C.CSR_MIP * 2] = (csr[C.CSR_MIP * 2] & ~mask) | (lo & mask);
-      h.yieldRequested = true;
+      h.checkInterruptsSoon();
       return true;
     }
     case C.CSR_MTVEC:
@@ -273,7 +273,7 @@ function writeCsr(h: Hart, num: number, lo: number, hi: number): boolean {
       // FIOM and STCE (Sstc) are implemented; the rest reads as zero.
       csr[num * 2] = lo & 1;
       csr[num * 2 + 1] = hi & (0x80000000 | 0);
-      h.yieldRequested = true;
+      h.checkInterruptsSoon();
       return true;
     case C.CSR_SENVCFG:
       csr[num * 2] = lo & 1;
@@ -294,7 +294,7 @@ function writeCsr(h: Hart, num: number, lo: number, hi: number): boolean {
       if (!stimecmpAllowed(h)) return false;
       csr[num * 2] = lo;
       csr[num * 2 + 1] = hi;
-      h.yieldRequested = true;
+      h.checkInterruptsSoon();
       return true;
     case C.CSR_SATP: {
       if (h.priv === PRIV_S && (csr[C.CSR_MSTATUS * 2] & MSTATUS_TVM) !== 0) return false;
@@ -354,7 +354,7 @@ function writeStatus(h: Hart, lo: number): void {
   csr[C.CSR_MSTATUS * 2 + 1] = MSTATUS_HI_UXL_SXL | (dirty ? MSTATUS_HI_SD : 0);
   const translationBits = MSTATUS_MPRV | MSTATUS_MPP | MSTATUS_SUM | MSTATUS_MXR;
   if (((old ^ lo) & translationBits) !== 0) h.flushTlb();
-  h.yieldRequested = true;
+  h.checkInterruptsSoon();
 }
 
 /** Executes a csrrw/csrrs/csrrc (and immediate forms); raises illegal instruction when not allowed. */

@@ -429,6 +429,15 @@ export class Hart {
   /** Index of the first of the current privilege's three TLBs. */
   private tlbSet = 6;
 
+  /**
+   * After a change that may make an interrupt deliverable (CSR writes): end the batch so the board
+   * checks interrupts, but only when one is pending and enabled. Linux toggles sstatus.SIE constantly;
+   * ending the batch on every toggle cost more than the instructions did.
+   */
+  checkInterruptsSoon(): void {
+    if ((this.readMip() & this.csr[CSR_MIE * 2]) !== 0) this.yieldRequested = true;
+  }
+
   /** Interrupts that are pending and enabled in mie (globally enabled or not). */
   pendingInterrupts(): number {
     return this.readMip() & this.csr[CSR_MIE * 2];
@@ -680,8 +689,8 @@ export class Hart {
       this.writeRam(off, size, vLo, vHi);
       return;
     }
+    // A device that raises an interrupt or stops the machine asks the hart to yield itself.
     if (!this.bus.writeDevice(pa, size, vLo, vHi)) this.raise(CAUSE_STORE_ACCESS, lo, hi);
-    this.yieldRequested = true;
   }
 
   writeRam(off: number, size: number, vLo: number, vHi: number): void {

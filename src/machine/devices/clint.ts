@@ -124,6 +124,8 @@ export class Clint implements MmioDevice {
       let pins = hart.mipPins & ~(MIP_MSIP | MIP_MTIP);
       if (this.msip[i]) pins |= MIP_MSIP;
       if (now >= this.mtimecmp[i]) pins |= MIP_MTIP;
+      // A newly raised line must be looked at before the hart runs on (after a CLINT store, for IPIs).
+      if (pins & ~hart.mipPins) hart.yieldRequested = true;
       hart.mipPins = pins;
     }
   }
