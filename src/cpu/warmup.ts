@@ -26,6 +26,9 @@ const HANDLER_REG = 31;
 const NOP = encI(0x13, 0, 0, 0, 0);
 const DEVICE_BASE = 0x1000_0000;
 const DEVICE_REG = 4;
+/** Points at a word on the landing-pad page, so stores into a page with decoded code run too. */
+const CODE_DATA_REG = 3;
+const CODE_DATA_OFFSET = 0x1800;
 /** Landing pads for branches that leave the code page live on the page after it. */
 const PAD_OFFSET = 0x1000;
 
@@ -45,8 +48,11 @@ class ScratchDevice implements PhysicalBus {
   }
   writeDevice(pa: number, _size: number, lo: number): boolean {
     this.valueLo = lo;
+    // Like a device raising an interrupt line: the hart ends its batch.
+    if (this.hart) this.hart.yieldRequested = true;
     return pa >= DEVICE_BASE && pa < DEVICE_BASE + 0x100;
   }
+  hart: Hart | null = null;
 }
 
 /** A small deterministic generator (xorshift32): warm-up must behave the same on every run. */
@@ -129,6 +135,7 @@ function buildProgram(): Uint32Array {
     // Device loads and stores of every width (the slow paths and the yield after a device store).
     for (const f3 of [0, 1, 2, 3, 4, 5, 6]) emit(encI(0x03, reg(), f3, DEVICE_REG, 8));
     for (const f3 of [0, 1, 2, 3]) emit(encS(0x23, f3, DEVICE_REG, reg(), 16));
+    for (const f3 of [0, 1, 2, 3]) emit(encS(0x23, f3, CODE_DATA_REG, reg(), 8 * f3));
     // Taken branches to another page and back: x8 = 1 makes every condition below true.
     emit(encI(0x13, 8, 0, 0, 1));
     for (const [f3, rs1, rs2] of [
@@ -190,9 +197,11 @@ export function warmUpInterpreter(): void {
   if (warmedUp) return;
   warmedUp = true;
   const pages = (RAM_BYTE + RAM_SIZE) / 65536;
-  const hart = new Hart(new WebAssembly.Memory({ initial: pages, maximum: pages }), new ScratchDevice(), {
+  const bus = new ScratchDevice();
+  const hart = new Hart(new WebAssembly.Memory({ initial: pages, maximum: pages }), bus, {
     decodeCachePages: 8,
   });
+  bus.hart = hart;
   const program = buildProgram() as Uint32Array & { handlerOffset: number };
   new Uint32Array(hart.ram32.buffer, RAM_BYTE, program.length).set(program);
   hart.reset(RAM_BASE);
@@ -201,6 +210,7 @@ export function warmUpInterpreter(): void {
   hart.setRegister(DATA_REG, RAM_BASE + DATA_OFFSET);
   hart.setRegister(FS_REG, 0x6000);
   hart.setRegister(DEVICE_REG, DEVICE_BASE);
+  hart.setRegister(CODE_DATA_REG, RAM_BASE + CODE_DATA_OFFSET);
   hart.csr[CSR_MTVEC * 2] = RAM_BASE + program.handlerOffset;
   for (let i = 0; i < 800; i++) hart.run(i < 600 ? 64 : 4096);
   warmFpu(hart);
