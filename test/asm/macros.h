@@ -286,6 +286,16 @@ check_\n\():
   ecall
 .endm
 
+/* Runs `insn` in privilege `mode` and comes back to M-mode; s11 = the cause of a trap it raised, or
+   -1. */
+.macro IN_MODE mode, insn:vararg
+  CLEAR_TRAP
+  ENTER_MODE \mode, .Lin\@
+.Lin\@:
+  \insn
+  RETURN_TO_M
+.endm
+
 /* Make the next trap taken by the default M handler continue at `label`. */
 .macro SET_RESUME label
   la s8, \label

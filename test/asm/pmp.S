@@ -25,15 +25,6 @@
   sfence.vma
 .endm
 
-# Run `insn` in privilege `mode` and come back; s11 = cause or -1.
-.macro IN_MODE mode, insn:vararg
-  CLEAR_TRAP
-  ENTER_MODE \mode, .Lin\@
-.Lin\@:
-  \insn
-  RETURN_TO_M
-.endm
-
 TEST_BEGIN
   .option push
   .option norvc

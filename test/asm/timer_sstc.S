@@ -9,13 +9,6 @@
 #include "macros.h"
 
 # Run `insn` in privilege `mode` and come back; s11 = cause or -1.
-.macro IN_MODE mode, insn:vararg
-  CLEAR_TRAP
-  ENTER_MODE \mode, .Lin\@
-.Lin\@:
-  \insn
-  RETURN_TO_M
-.endm
 
 #define WAIT_TICKS 20000000
 #define SPIN_LIMIT 4000000
