@@ -67,6 +67,26 @@ test('the default guest boots through OpenSBI to a working shell', {
   await bootAndCheck(['--bios', OPENSBI]);
 });
 
+test('a guest reboot restarts the VM, which boots again to a shell', {
+  skip: !haveGuest && !process.env.CI ? 'images/linux not built' : false,
+  timeout: 300_000,
+}, async () => {
+  const vm = new GuestSession(['run']);
+  try {
+    await vm.waitFor(PROMPT, 240_000);
+    await vm.command('echo marker > /tmp/before-reboot', PROMPT);
+    vm.send('reboot -f\n');
+    await vm.waitFor(/Linux version 6\.1\./, 120_000);
+    await vm.waitFor(PROMPT, 240_000);
+    // RAM starts afresh: the initramfs is unpacked again, without the file written before.
+    assert.match(await vm.command('ls /tmp/before-reboot 2>&1 || echo gone', PROMPT), /gone\n$/);
+    vm.send('poweroff -f\n');
+    assert.equal(await vm.exited, 0);
+  } finally {
+    vm.kill();
+  }
+});
+
 test('--dump-dtb writes the devicetree the guest would get, and dtc accepts it', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'typervisor-dtb-'));
   const file = join(dir, 'virt.dtb');
