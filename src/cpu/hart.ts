@@ -1432,9 +1432,50 @@ export class Hart {
         case Op.FENCE_I:
           // Stores invalidate decoded instructions precisely, so fence.i has nothing left to do.
           break;
-        case Op.FLD:
+        case Op.FLD: {
+          // The commonest FP memory access gets the integer loads' fast path; FS must not be Off.
+          const base = x[rs1];
+          const lo = (base + imm) | 0;
+          const hi = (x[rs1 + 1] + (imm >> 31) + (lo >>> 0 < base >>> 0 ? 1 : 0)) | 0;
+          const idx = (lo >>> 12) & TLB_MASK;
+          const fs = csr[CSR_MSTATUS * 2];
+          if (loadTagLo[idx] === (lo & -4089) && loadTagHi[idx] === hi && (fs & MSTATUS_FS) === MSTATUS_FS) {
+            const i = (loadOff[idx] + (lo & 4095)) >> 2;
+            x[F_I32 + rd] = ram32[i];
+            x[F_I32 + rd + 1] = ram32[i + 1];
+            break;
+          }
+          this.pc = fetchVBase + ((slot - blockStart) << 1);
+          this.remaining = n;
+          this.floatMemory(Op.FLD, rd >> 1, rs1, rs2 >> 1, imm);
+          break;
+        }
+        case Op.FSD: {
+          const base = x[rs1];
+          const lo = (base + imm) | 0;
+          const hi = (x[rs1 + 1] + (imm >> 31) + (lo >>> 0 < base >>> 0 ? 1 : 0)) | 0;
+          const idx = (lo >>> 12) & TLB_MASK;
+          if (
+            storeTagLo[idx] === (lo & -4089) &&
+            storeTagHi[idx] === hi &&
+            (csr[CSR_MSTATUS * 2] & MSTATUS_FS) !== 0
+          ) {
+            const o = storeOff[idx] + (lo & 4095);
+            ram32[o >> 2] = x[F_I32 + rs2];
+            ram32[(o >> 2) + 1] = x[F_I32 + rs2 + 1];
+            if (pageBlock[o >>> 12] >= 0) this.invalidateStore(o, 8);
+            break;
+          }
+          this.pc = fetchVBase + ((slot - blockStart) << 1);
+          this.remaining = n;
+          this.floatMemory(Op.FSD, rd >> 1, rs1, rs2 >> 1, imm);
+          if (this.yieldRequested) {
+            slot += 2 - ((w >>> 27) & 1);
+            break execution;
+          }
+          break;
+        }
         case Op.FLW:
-        case Op.FSD:
         case Op.FSW:
           this.pc = fetchVBase + ((slot - blockStart) << 1);
           this.remaining = n;
@@ -1504,34 +1545,42 @@ export class Hart {
     return (low | (this.ram16[(ramOff >> 1) + 1] << 16)) >>> 0;
   }
 
+  /** FP loads and stores: the TLB fast path here, everything else through loadSlow/storeSlow. */
   private floatMemory(op: number, frd: number, rs1: number, frs2: number, imm: number): void {
     const x = this.x;
     if ((this.csr[CSR_MSTATUS * 2] & MSTATUS_FS) === 0) this.raiseIllegal(this.instructionBits(this.pc));
     const lo = effectiveAddress(x[rs1], x[rs1 + 1], imm);
     const hi = eaHi;
     const f = F_I32;
-    switch (op) {
-      case Op.FLW: {
-        const v = this.loadSlow(lo, hi, 4);
-        x[f + 2 * frd] = v;
-        x[f + 2 * frd + 1] = -1;
-        break;
+    const wide = op === Op.FLD || op === Op.FSD;
+    // The tag compare also rejects misaligned addresses (their low bits are not in a tag).
+    const tagMask = wide ? -4089 : -4093;
+    const idx = (lo >>> 12) & TLB_MASK;
+    if (op === Op.FLW || op === Op.FLD) {
+      const t = this.tlbSet + ACCESS_LOAD;
+      if (this.tlbTagLo[t][idx] === (lo & tagMask) && this.tlbTagHi[t][idx] === hi) {
+        const i = (this.tlbOff[t][idx] + (lo & 4095)) >> 2;
+        x[f + 2 * frd] = this.ram32[i];
+        x[f + 2 * frd + 1] = wide ? this.ram32[i + 1] : -1;
+      } else {
+        x[f + 2 * frd] = this.loadSlow(lo, hi, wide ? 8 : 4);
+        x[f + 2 * frd + 1] = wide ? this.loadHi : -1;
       }
-      case Op.FLD: {
-        const v = this.loadSlow(lo, hi, 8);
-        x[f + 2 * frd] = v;
-        x[f + 2 * frd + 1] = this.loadHi;
-        break;
-      }
-      case Op.FSW:
-        this.storeSlow(lo, hi, 4, x[f + 2 * frs2], 0);
-        return;
-      default:
-        this.storeSlow(lo, hi, 8, x[f + 2 * frs2], x[f + 2 * frs2 + 1]);
-        return;
+      this.csr[CSR_MSTATUS * 2] |= MSTATUS_FS;
+      this.csr[CSR_MSTATUS * 2 + 1] |= MSTATUS_HI_SD;
+      return;
     }
-    this.csr[CSR_MSTATUS * 2] |= MSTATUS_FS;
-    this.csr[CSR_MSTATUS * 2 + 1] |= MSTATUS_HI_SD;
+    const vLo = x[f + 2 * frs2];
+    const vHi = x[f + 2 * frs2 + 1];
+    const t = this.tlbSet + ACCESS_STORE;
+    if (this.tlbTagLo[t][idx] === (lo & tagMask) && this.tlbTagHi[t][idx] === hi) {
+      const o = this.tlbOff[t][idx] + (lo & 4095);
+      this.ram32[o >> 2] = vLo;
+      if (wide) this.ram32[(o >> 2) + 1] = vHi;
+      if (this.pageBlock[o >>> 12] >= 0) this.invalidateStore(o, wide ? 8 : 4);
+    } else {
+      this.storeSlow(lo, hi, wide ? 8 : 4, vLo, wide ? vHi : 0);
+    }
   }
 
   /** Executes atomics, system instructions and CSR accesses. Returns the next pc. */
