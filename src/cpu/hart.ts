@@ -448,14 +448,15 @@ export class Hart {
     let mip = (this.csr[CSR_MIP * 2] & (MIP_SSIP | MIP_STIP | MIP_SEIP)) | this.mipPins;
     if (this.csr[CSR_MENVCFG * 2 + 1] < 0) {
       mip &= ~MIP_STIP;
-      if (this.timeReached(CSR_STIMECMP)) mip |= MIP_STIP;
+      if (this.readTime() >= this.supervisorTimerDeadline()) mip |= MIP_STIP;
     }
     return mip;
   }
 
-  private timeReached(csrNumber: number): boolean {
-    const cmp = (this.csr[csrNumber * 2 + 1] >>> 0) * TWO32 + (this.csr[csrNumber * 2] >>> 0);
-    return this.readTime() >= cmp;
+  /** When the Sstc comparator fires (stimecmp), or Infinity while menvcfg.STCE leaves STIP to software. */
+  supervisorTimerDeadline(): number {
+    if (this.csr[CSR_MENVCFG * 2 + 1] >= 0) return Number.POSITIVE_INFINITY;
+    return (this.csr[CSR_STIMECMP * 2 + 1] >>> 0) * TWO32 + (this.csr[CSR_STIMECMP * 2] >>> 0);
   }
 
   /** Takes the highest-priority interrupt that may be taken now. Returns true when one was taken. */
@@ -959,60 +960,57 @@ export class Hart {
           x[rd + 1] = 0;
           break;
         }
-        case Op.SLLI: {
+        case Op.SLLI:
+        case Op.SLL: {
           const lo = x[rs1];
           const hi = x[rs1 + 1];
-          if (imm === 0) {
+          const sh = (w & 0xff) === Op.SLLI ? imm : x[rs2] & 63;
+          if (sh === 0) {
             x[rd + 1] = hi;
             x[rd] = lo;
-          } else if (imm < 32) {
-            x[rd + 1] = (hi << imm) | (lo >>> (32 - imm));
-            x[rd] = lo << imm;
+          } else if (sh < 32) {
+            x[rd + 1] = (hi << sh) | (lo >>> (32 - sh));
+            x[rd] = lo << sh;
           } else {
-            x[rd + 1] = lo << (imm - 32);
+            x[rd + 1] = lo << (sh - 32);
             x[rd] = 0;
           }
           break;
         }
-        case Op.SRLI: {
+        case Op.SRLI:
+        case Op.SRL: {
           const lo = x[rs1];
           const hi = x[rs1 + 1];
-          if (imm === 0) {
+          const sh = (w & 0xff) === Op.SRLI ? imm : x[rs2] & 63;
+          if (sh === 0) {
             x[rd] = lo;
             x[rd + 1] = hi;
-          } else if (imm < 32) {
-            x[rd] = (lo >>> imm) | (hi << (32 - imm));
-            x[rd + 1] = hi >>> imm;
+          } else if (sh < 32) {
+            x[rd] = (lo >>> sh) | (hi << (32 - sh));
+            x[rd + 1] = hi >>> sh;
           } else {
-            x[rd] = hi >>> (imm - 32);
+            x[rd] = hi >>> (sh - 32);
             x[rd + 1] = 0;
           }
           break;
         }
-        case Op.SRAI: {
+        case Op.SRAI:
+        case Op.SRA: {
           const lo = x[rs1];
           const hi = x[rs1 + 1];
-          if (imm === 0) {
+          const sh = (w & 0xff) === Op.SRAI ? imm : x[rs2] & 63;
+          if (sh === 0) {
             x[rd] = lo;
             x[rd + 1] = hi;
-          } else if (imm < 32) {
-            x[rd] = (lo >>> imm) | (hi << (32 - imm));
-            x[rd + 1] = hi >> imm;
+          } else if (sh < 32) {
+            x[rd] = (lo >>> sh) | (hi << (32 - sh));
+            x[rd + 1] = hi >> sh;
           } else {
-            x[rd] = hi >> (imm - 32);
+            x[rd] = hi >> (sh - 32);
             x[rd + 1] = hi >> 31;
           }
           break;
         }
-        case Op.SLL:
-          shiftLeft(x, rd, x[rs1], x[rs1 + 1], x[rs2] & 63);
-          break;
-        case Op.SRL:
-          shiftRightLogical(x, rd, x[rs1], x[rs1 + 1], x[rs2] & 63);
-          break;
-        case Op.SRA:
-          shiftRightArithmetic(x, rd, x[rs1], x[rs1 + 1], x[rs2] & 63);
-          break;
         case Op.SLLIW: {
           const v = x[rs1] << imm;
           x[rd] = v;
@@ -1829,43 +1827,4 @@ export interface HartState {
   pmpCfg: Uint8Array;
   pmpAddrLo: Int32Array;
   pmpAddrHi: Int32Array;
-}
-
-function shiftLeft(x: Int32Array, rd: number, lo: number, hi: number, s: number): void {
-  if (s === 0) {
-    x[rd] = lo;
-    x[rd + 1] = hi;
-  } else if (s < 32) {
-    x[rd + 1] = (hi << s) | (lo >>> (32 - s));
-    x[rd] = lo << s;
-  } else {
-    x[rd + 1] = lo << (s - 32);
-    x[rd] = 0;
-  }
-}
-
-function shiftRightLogical(x: Int32Array, rd: number, lo: number, hi: number, s: number): void {
-  if (s === 0) {
-    x[rd] = lo;
-    x[rd + 1] = hi;
-  } else if (s < 32) {
-    x[rd] = (lo >>> s) | (hi << (32 - s));
-    x[rd + 1] = hi >>> s;
-  } else {
-    x[rd] = hi >>> (s - 32);
-    x[rd + 1] = 0;
-  }
-}
-
-function shiftRightArithmetic(x: Int32Array, rd: number, lo: number, hi: number, s: number): void {
-  if (s === 0) {
-    x[rd] = lo;
-    x[rd + 1] = hi;
-  } else if (s < 32) {
-    x[rd] = (lo >>> s) | (hi << (32 - s));
-    x[rd + 1] = hi >> s;
-  } else {
-    x[rd] = hi >> (s - 32);
-    x[rd + 1] = hi >> 31;
-  }
 }

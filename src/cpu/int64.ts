@@ -153,15 +153,6 @@ export function divu64(aLo: number, aHi: number, bLo: number, bHi: number, remai
   setFromBig(remainder ? a % b : a / b);
 }
 
-/** Converts a signed pair to a double; exact below 2^53 in magnitude. */
-export function pairToNumber(lo: number, hi: number): number {
-  return hi * TWO32 + (lo >>> 0);
-}
-
-export function pairToBigInt(lo: number, hi: number): bigint {
-  return toBigSigned(lo, hi);
-}
-
 /** Sets result[0]/result[1] from an integral double (exact below 2^53 in magnitude). */
 export function numberToPair(v: number): void {
   setFromDouble(v);

@@ -4,7 +4,7 @@
  * machine do, so the same ELF can be compared on both.
  */
 import { MIP_MSIP, MIP_MTIP, MIP_SSIP, MIP_STIP } from '../cpu/constants.js';
-import { CSR_MENVCFG, CSR_MIE, CSR_STIMECMP } from '../cpu/csr-numbers.js';
+import { CSR_MIE } from '../cpu/csr-numbers.js';
 import { Hart } from '../cpu/hart.js';
 import { RAM_BYTE } from '../cpu/state-layout.js';
 import { warmUpInterpreter } from '../cpu/warmup.js';
@@ -17,7 +17,6 @@ import { ElfError, type ElfImage, loadSegments } from './elf.js';
 export const BAREMETAL_RAM_BASE = 0x8000_0000;
 export const BAREMETAL_CLINT_BASE = 0x200_0000;
 const BATCH = 1 << 16;
-const TWO32 = 4294967296;
 
 export interface BareMetalOptions {
   ramSize: number;
@@ -106,11 +105,7 @@ export class BareMetalMachine {
     const hart = this.hart;
     // Only timers can wake this machine (it has no interrupt-raising devices besides the CLINT).
     if ((hart.csr[CSR_MIE * 2] & (MIP_MTIP | MIP_STIP | MIP_MSIP | MIP_SSIP)) === 0) return false;
-    let deadline = this.clint.nextDeadline();
-    if (hart.csr[CSR_MENVCFG * 2 + 1] < 0) {
-      const s = (hart.csr[CSR_STIMECMP * 2 + 1] >>> 0) * TWO32 + (hart.csr[CSR_STIMECMP * 2] >>> 0);
-      if (s < deadline) deadline = s;
-    }
+    const deadline = Math.min(this.clint.nextDeadline(), hart.supervisorTimerDeadline());
     if (deadline === Number.POSITIVE_INFINITY) return false;
     const ms = Math.min(100, this.clock.msUntil(deadline));
     if (ms > 0) Atomics.wait(this.sleeper, 0, 0, ms);

@@ -95,9 +95,3 @@ function fromElf(data: Uint8Array, name: string): KernelImage {
   }
   return { format: 'ELF', bytes, footprint, entryOffset };
 }
-
-/** Reads an initrd or firmware file's bytes as they are (an initrd may be compressed: the kernel copes). */
-export function checkNotEmpty(data: Uint8Array, name: string, what: string): Uint8Array {
-  if (data.length === 0) throw new BootImageError(`${name}: the ${what} file is empty`);
-  return data;
-}

@@ -4,7 +4,7 @@
  * M-mode firmware such as OpenSBI). The host drives it through a small interface: start the run loop,
  * feed console input, receive console output and the reason it stopped.
  */
-import { MIP_SEIP, MSTATUS_MPP, PRIV_M, PRIV_S } from '../../cpu/constants.js';
+import { MSTATUS_MPP, PRIV_S } from '../../cpu/constants.js';
 import {
   CSR_MCOUNTEREN,
   CSR_MEDELEG,
@@ -31,7 +31,6 @@ import { BuiltinSbi } from '../firmware/sbi.js';
 import { buildVirtDeviceTree } from './devicetree.js';
 import { PLIC_NUM_SOURCES, TIMEBASE_FREQUENCY, VIRT, VIRT_IRQ, virtioSlot } from './memory-map.js';
 
-const TWO32 = 4294967296;
 const BATCH = 1 << 16;
 /** Longest stretch of guest execution between looks at the host's event loop (console input, timers). */
 const SLICE_MS = 20;
@@ -333,12 +332,7 @@ export class VirtMachine {
   /** Milliseconds until the next timer event that could wake a hart. */
   private idleMs(): number {
     let next = this.clint.nextDeadline();
-    for (const h of this.harts) {
-      if (h.csr[CSR_MENVCFG * 2 + 1] < 0) {
-        const cmp = (h.csr[CSR_STIMECMP * 2 + 1] >>> 0) * TWO32 + (h.csr[CSR_STIMECMP * 2] >>> 0);
-        if (cmp < next) next = cmp;
-      }
-    }
+    for (const h of this.harts) next = Math.min(next, h.supervisorTimerDeadline());
     let ms = next === Number.POSITIVE_INFINITY ? MAX_SLEEP_MS : this.clock.msUntil(next);
     const alarm = this.rtc.nextAlarmNs();
     if (alarm !== null) ms = Math.min(ms, Math.max(0, Number(alarm - BigInt(Date.now()) * 1_000_000n) / 1e6));
@@ -372,14 +366,5 @@ export class VirtMachine {
     }
     this.flushOutput();
     return this.exit;
-  }
-
-  /** Whether any external interrupt is asserted towards a hart (for tests and debugging). */
-  externalPending(hartId: number): boolean {
-    return (this.harts[hartId].mipPins & MIP_SEIP) !== 0;
-  }
-
-  privilegeOf(hartId: number): string {
-    return this.harts[hartId].priv === PRIV_M ? 'M' : this.harts[hartId].priv === PRIV_S ? 'S' : 'U';
   }
 }
