@@ -4,6 +4,17 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
+import {
+  type ConsolePortSpec,
+  type DiskSpec,
+  FlagError,
+  type NetSpec,
+  parseConsolePort,
+  parseDisk,
+  parseNet,
+  parseShare,
+  type ShareSpec,
+} from './device-flags.js';
 import { runVm } from './run.js';
 import { runElf } from './run-elf.js';
 import { parseCount, parseSize } from './sizes.js';
@@ -21,6 +32,18 @@ function option<T>(parse: (text: string, what: string) => T, what: string) {
 /** The repository root, found from this file's place in dist/src/cli/. */
 function packageRoot(): string {
   return join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+}
+
+/** A repeatable flag: each occurrence is parsed and appended. */
+function repeatable<T>(parse: (text: string) => T) {
+  return (text: string, previous: T[]): T[] => {
+    try {
+      return [...previous, parse(text)];
+    } catch (e) {
+      if (e instanceof FlagError) throw new InvalidArgumentError(e.message);
+      throw e;
+    }
+  };
 }
 
 const program = new Command();
@@ -70,6 +93,40 @@ program
     'builtin',
   )
   .option('--dump-dtb <file>', 'write the devicetree blob and exit')
+  .option(
+    '--disk <path[,ro][,serial=S]>',
+    'virtio-blk disk on a raw image file (repeatable)',
+    repeatable(parseDisk),
+    [],
+  )
+  .option(
+    '--net <switch=NAME|socket=HOST:PORT|listen=[HOST:]PORT>[,mac=MAC]',
+    'virtio-net NIC on an in-process switch or a QEMU-compatible stream socket (repeatable)',
+    repeatable(parseNet),
+    [],
+  )
+  .option(
+    '--share <path,tag=T[,ro]>',
+    'share a host folder over virtio-9p (repeatable)',
+    repeatable(parseShare),
+    [],
+  )
+  .option(
+    '--port <name[,socket=PATH]>',
+    'extra virtio-console port, optionally a Unix socket the host connects to (repeatable)',
+    repeatable(parseConsolePort),
+    [],
+  )
+  .option('--rng', 'virtio-rng entropy device fed by the host', false)
+  .option(
+    '--console <serial|virtio>',
+    'the terminal is the UART (ttyS0) or a virtio console (hvc0: boot with --append console=hvc0)',
+    option((t) => {
+      if (t !== 'serial' && t !== 'virtio') throw new Error(`--console: '${t}' is not serial or virtio`);
+      return t;
+    }, '--console'),
+    'serial',
+  )
   .action(
     async (opts: {
       kernel?: string;
@@ -79,6 +136,12 @@ program
       smp: number;
       bios: string;
       dumpDtb?: string;
+      disk: DiskSpec[];
+      net: NetSpec[];
+      share: ShareSpec[];
+      port: ConsolePortSpec[];
+      rng: boolean;
+      console: 'serial' | 'virtio';
     }) => {
       process.exitCode = await runVm({
         ...opts,

@@ -1,8 +1,12 @@
 /** `typervisor run`: boots a VM on the virt board with the terminal as its serial console. */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { BootImageError } from '../machine/boot/kernel-image.js';
+import type { CharPort } from '../machine/devices/virtio/char-port.js';
 import { type NamedBytes, VirtMachine, type VirtMachineConfig } from '../machine/virt/virt-machine.js';
+import { SwitchRegistry } from '../net/virtual-switch.js';
 import { TerminalConsole } from './console.js';
+import type { ConsolePortSpec, DiskSpec, NetSpec, ShareSpec } from './device-flags.js';
+import { createVirtioDevices, DeviceSetupError } from './virtio-devices.js';
 
 export interface RunOptions {
   kernel?: string;
@@ -12,6 +16,13 @@ export interface RunOptions {
   smp: number;
   bios: string;
   dumpDtb?: string;
+  disk: DiskSpec[];
+  net: NetSpec[];
+  share: ShareSpec[];
+  port: ConsolePortSpec[];
+  rng: boolean;
+  /** Which device the terminal is: the 16550 UART (ttyS0) or a virtio console (hvc0). */
+  console: 'serial' | 'virtio';
   /** Where the default guest lives (used when no kernel is given). */
   defaultKernel: string;
   defaultInitrd: string;
@@ -46,12 +57,37 @@ export function machineConfig(options: RunOptions): VirtMachineConfig {
   };
 }
 
+/** The terminal as the first port of a virtio console: what the guest writes to hvc0 shows up here. */
+class TerminalPort implements CharPort {
+  readonly name = 'terminal';
+  readonly connected = true;
+  onInput: (bytes: Uint8Array) => void = () => {};
+  onConnectionChange: (connected: boolean) => void = () => {};
+  sink: (bytes: Uint8Array) => void = () => {};
+  write(bytes: Uint8Array): void {
+    this.sink(bytes);
+  }
+  async close(): Promise<void> {}
+}
+
 export async function runVm(options: RunOptions): Promise<number> {
   let machine: VirtMachine;
+  const terminalPort = options.console === 'virtio' ? new TerminalPort() : undefined;
   try {
-    machine = new VirtMachine(machineConfig(options));
+    const virtio = await createVirtioDevices(
+      {
+        disks: options.disk,
+        nets: options.net,
+        shares: options.share,
+        consolePort: terminalPort,
+        ports: options.port,
+        rng: options.rng,
+      },
+      new SwitchRegistry(),
+    );
+    machine = new VirtMachine({ ...machineConfig(options), virtio });
   } catch (e) {
-    if (e instanceof BootImageError || e instanceof RangeError) {
+    if (e instanceof BootImageError || e instanceof RangeError || e instanceof DeviceSetupError) {
       process.stderr.write(`typervisor: ${e.message}\n`);
       return EXIT_ERROR;
     }
@@ -62,10 +98,12 @@ export async function runVm(options: RunOptions): Promise<number> {
     return 0;
   }
   const terminal = new TerminalConsole({
-    input: (bytes) => machine.sendInput(bytes),
+    input: (bytes) => (terminalPort ? terminalPort.onInput(bytes) : machine.sendInput(bytes)),
     quit: () => machine.powerOff(),
   });
   machine.onOutput = (bytes) => terminal.write(bytes);
+  machine.onLog = (message) => process.stderr.write(`\r\ntypervisor: ${message}\r\n`);
+  if (terminalPort) terminalPort.sink = (bytes) => terminal.write(bytes);
   terminal.attach();
   let exit: Awaited<ReturnType<VirtMachine['run']>>;
   try {

@@ -26,10 +26,20 @@ import { GoldfishRtc } from '../devices/goldfish-rtc.js';
 import { Plic } from '../devices/plic.js';
 import { SifiveTest } from '../devices/sifive-test.js';
 import { Uart16550 } from '../devices/uart16550.js';
+import type { VirtioDevice } from '../devices/virtio/device.js';
+import { VirtioMmioTransport } from '../devices/virtio/mmio-transport.js';
 import { VirtioMmioEmpty } from '../devices/virtio-mmio-empty.js';
 import { BuiltinSbi } from '../firmware/sbi.js';
+import { GuestMemory } from '../guest-memory.js';
 import { buildVirtDeviceTree } from './devicetree.js';
-import { PLIC_NUM_SOURCES, TIMEBASE_FREQUENCY, VIRT, VIRT_IRQ, virtioSlot } from './memory-map.js';
+import {
+  PLIC_NUM_SOURCES,
+  qemuVirtioSlotForDevice,
+  TIMEBASE_FREQUENCY,
+  VIRT,
+  VIRT_IRQ,
+  virtioSlot,
+} from './memory-map.js';
 
 const BATCH = 1 << 16;
 /** Longest stretch of guest execution between looks at the host's event loop (console input, timers). */
@@ -50,6 +60,11 @@ export interface VirtMachineConfig {
   kernel?: NamedBytes;
   initrd?: NamedBytes;
   bootargs: string;
+  /**
+   * Virtio devices in command-line order; they take the virtio-mmio slots from the top as QEMU fills
+   * them, so /dev/vda, eth0, ... come out in the same order as on QEMU with the same flags.
+   */
+  virtio?: VirtioDevice[];
 }
 
 export type MachineExit =
@@ -71,6 +86,8 @@ export class VirtMachine {
   readonly uart: Uart16550;
   readonly rtc: GoldfishRtc;
   readonly dtb: Uint8Array;
+  readonly memory: GuestMemory;
+  readonly virtio: VirtioMmioTransport[] = [];
   private readonly kernel?: KernelImage;
   private readonly running: boolean[] = [];
   private exit: MachineExit | null = null;
@@ -80,6 +97,8 @@ export class VirtMachine {
   private wake: (() => void) | null = null;
   /** Console bytes for the host (the terminal); called after every slice that produced output. */
   onOutput: (bytes: Uint8Array) => void = () => {};
+  /** Device errors a guest caused (a malformed virtqueue, say): for the user, not for the guest. */
+  onLog: (message: string) => void = () => {};
 
   constructor(config: VirtMachineConfig) {
     this.config = config;
@@ -116,8 +135,31 @@ export class VirtMachine {
       reset: () => this.requestReset(),
     });
     for (const device of [test, this.rtc, this.clint, this.plic, this.uart]) this.bus.attach(device);
-    for (let slot = 0; slot < VIRT.virtio.count; slot++)
-      this.bus.attach(new VirtioMmioEmpty(virtioSlot(slot).base));
+    this.memory = new GuestMemory(VIRT.dram.base, this.harts[0].ram8, this.harts);
+    const devices = config.virtio ?? [];
+    if (devices.length > VIRT.virtio.count) {
+      throw new BootImageError(
+        `${devices.length} virtio devices given; the virt board has ${VIRT.virtio.count} slots`,
+      );
+    }
+    const bySlot = new Map<number, VirtioDevice>();
+    for (const [i, device] of devices.entries()) bySlot.set(qemuVirtioSlotForDevice(i), device);
+    for (let slot = 0; slot < VIRT.virtio.count; slot++) {
+      const where = virtioSlot(slot);
+      const device = bySlot.get(slot);
+      if (device === undefined) {
+        this.bus.attach(new VirtioMmioEmpty(where.base));
+        continue;
+      }
+      const transport = new VirtioMmioTransport(where.base, device, {
+        memory: this.memory,
+        irq: this.plic.line(where.irq),
+        wake: () => this.kick(),
+        log: (message) => this.onLog(message),
+      });
+      this.virtio.push(transport);
+      this.bus.attach(transport);
+    }
 
     if (config.kernel) this.kernel = prepareKernel(config.kernel.bytes, config.kernel.name);
     if (config.bios === 'builtin') {
@@ -176,6 +218,7 @@ export class VirtMachine {
     // A fresh memory is already zero; zeroing it again would touch every page of a large RAM.
     if (this.booted) ram.fill(0);
     this.booted = true;
+    for (const t of this.virtio) t.powerOnReset();
     const bios = this.config.bios;
     const base = VIRT.dram.base;
     const plan = planBoot(this.layoutRequest(this.dtb.length));
@@ -260,6 +303,12 @@ export class VirtMachine {
   /** Asks the run loop to stop (as if the power were pulled). */
   powerOff(): void {
     this.stop({ kind: 'stopped' });
+  }
+
+  /** Wakes the run loop from its wfi sleep: an interrupt from host I/O may be pending. */
+  kick(): void {
+    for (const h of this.harts) h.checkInterruptsSoon();
+    this.wake?.();
   }
 
   /** Console input from the host (keyboard): goes to the UART's receive FIFO. */
@@ -365,6 +414,10 @@ export class VirtMachine {
       }
     }
     this.flushOutput();
+    // Host I/O still in flight (a disk write the guest issued before powering off) completes first.
+    await Promise.all(
+      this.virtio.map((t) => t.device.close().catch((e: Error) => this.onLog(`${t.name}: ${e.message}`))),
+    );
     return this.exit;
   }
 }

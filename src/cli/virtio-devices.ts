@@ -1,0 +1,101 @@
+/**
+ * Turns the device flags of `typervisor run` into virtio device models with their host backends
+ * (image files, switches, sockets, folders). Order on the board: disks, NICs, shares, the console,
+ * then the entropy device, each kind in the order its flags were given; QEMU fills the slots the same
+ * way for the same order of -device flags.
+ */
+
+import { Virtio9p } from '../machine/devices/virtio/9p.js';
+import { VirtioBlk } from '../machine/devices/virtio/blk.js';
+import type { CharPort } from '../machine/devices/virtio/char-port.js';
+import { VirtioConsole } from '../machine/devices/virtio/console.js';
+import type { VirtioDevice } from '../machine/devices/virtio/device.js';
+import { VirtioNet } from '../machine/devices/virtio/net.js';
+import { VirtioRng } from '../machine/devices/virtio/rng.js';
+import type { NetBackend } from '../net/net-backend.js';
+import { connectStream, listenStream } from '../net/stream-socket.js';
+import type { SwitchRegistry } from '../net/virtual-switch.js';
+import { openRawDisk } from '../storage/raw-file.js';
+import { SharedFolder } from '../storage/shared-folder.js';
+import { nullPort, unixSocketPort } from './console-ports.js';
+import {
+  type ConsolePortSpec,
+  type DiskSpec,
+  type NetSpec,
+  randomMac,
+  type ShareSpec,
+} from './device-flags.js';
+
+export interface DeviceFlags {
+  disks: DiskSpec[];
+  nets: NetSpec[];
+  shares: ShareSpec[];
+  /** A virtio console whose first port (hvc0) is this host stream, if any. */
+  consolePort?: CharPort;
+  /** Extra named console ports. */
+  ports: ConsolePortSpec[];
+  rng: boolean;
+}
+
+export class DeviceSetupError extends Error {}
+
+async function attempt<T>(what: string, open: () => Promise<T>): Promise<T> {
+  try {
+    return await open();
+  } catch (e) {
+    throw new DeviceSetupError(`${what}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Opens every backend and builds the devices. On failure, whatever was opened is closed again and the
+ * error names the flag that failed.
+ */
+export async function createVirtioDevices(
+  flags: DeviceFlags,
+  switches: SwitchRegistry,
+): Promise<VirtioDevice[]> {
+  const devices: VirtioDevice[] = [];
+  const opened: { close(): Promise<void> }[] = [];
+  try {
+    for (const disk of flags.disks) {
+      const backend = await attempt(`--disk ${disk.path}`, () =>
+        openRawDisk(disk.path, { readOnly: disk.readOnly }),
+      );
+      opened.push(backend);
+      devices.push(new VirtioBlk(backend, { serial: disk.serial }));
+    }
+    for (const net of flags.nets) {
+      const a = net.attachment;
+      let backend: NetBackend;
+      if (a.type === 'switch') backend = switches.get(a.name).connect(`vm nic ${devices.length}`);
+      else if (a.type === 'connect')
+        backend = await attempt(`--net socket=${a.host}:${a.port}`, () => connectStream(a.host, a.port));
+      else backend = await attempt(`--net listen=${a.host}:${a.port}`, () => listenStream(a.host, a.port));
+      opened.push(backend);
+      devices.push(new VirtioNet(backend, { mac: net.mac ?? randomMac() }));
+    }
+    for (const share of flags.shares) {
+      const folder = await attempt(`--share ${share.path}`, () =>
+        SharedFolder.open(share.path, { readOnly: share.readOnly }),
+      );
+      devices.push(new Virtio9p(folder, { tag: share.tag }));
+    }
+    if (flags.consolePort || flags.ports.length) {
+      const ports: CharPort[] = [flags.consolePort ?? nullPort('console')];
+      for (const spec of flags.ports) {
+        const port = spec.socket
+          ? await attempt(`--port ${spec.name}`, () => unixSocketPort(spec.name, spec.socket as string))
+          : nullPort(spec.name);
+        opened.push(port);
+        ports.push(port);
+      }
+      devices.push(new VirtioConsole(ports));
+    }
+    if (flags.rng) devices.push(new VirtioRng());
+  } catch (e) {
+    await Promise.allSettled(opened.map((o) => o.close()));
+    throw e instanceof DeviceSetupError ? e : new DeviceSetupError((e as Error).message);
+  }
+  return devices;
+}
