@@ -59,7 +59,7 @@ export async function createVirtioDevices(
   const opened: { close(): Promise<void> }[] = [];
   try {
     for (const disk of flags.disks) {
-      const backend = await attempt(`--disk ${disk.path}`, () =>
+      const backend = await attempt('--disk', () =>
         openRawDisk(disk.path, { readOnly: disk.readOnly }),
       );
       opened.push(backend);
@@ -70,13 +70,13 @@ export async function createVirtioDevices(
       let backend: NetBackend;
       if (a.type === 'switch') backend = switches.get(a.name).connect(`vm nic ${devices.length}`);
       else if (a.type === 'connect')
-        backend = await attempt(`--net socket=${a.host}:${a.port}`, () => connectStream(a.host, a.port));
-      else backend = await attempt(`--net listen=${a.host}:${a.port}`, () => listenStream(a.host, a.port));
+        backend = await attempt('--net', () => connectStream(a.host, a.port));
+      else backend = await attempt('--net', () => listenStream(a.host, a.port));
       opened.push(backend);
       devices.push(new VirtioNet(backend, { mac: net.mac ?? randomMac() }));
     }
     for (const share of flags.shares) {
-      const folder = await attempt(`--share ${share.path}`, () =>
+      const folder = await attempt('--share', () =>
         SharedFolder.open(share.path, { readOnly: share.readOnly }),
       );
       devices.push(new Virtio9p(folder, { tag: share.tag }));

@@ -275,7 +275,8 @@ export class VirtMachine {
       csr[CSR_MEDELEG * 2] = 0xb1ff;
       csr[CSR_MIDELEG * 2] = 0x222;
       csr[CSR_MCOUNTEREN * 2] = -1;
-      csr[CSR_SCOUNTEREN * 2] = 0;
+      // OpenSBI opens cycle, time and instret to U-mode here too; the vDSO's clock_gettime reads `time`.
+      csr[CSR_SCOUNTEREN * 2] = 7;
       csr[CSR_MENVCFG * 2 + 1] = 0x80000000 | 0;
       csr[CSR_STIMECMP * 2] = -1;
       csr[CSR_STIMECMP * 2 + 1] = -1;
