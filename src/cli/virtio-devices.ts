@@ -59,9 +59,7 @@ export async function createVirtioDevices(
   const opened: { close(): Promise<void> }[] = [];
   try {
     for (const disk of flags.disks) {
-      const backend = await attempt('--disk', () =>
-        openRawDisk(disk.path, { readOnly: disk.readOnly }),
-      );
+      const backend = await attempt('--disk', () => openRawDisk(disk.path, { readOnly: disk.readOnly }));
       opened.push(backend);
       devices.push(new VirtioBlk(backend, { serial: disk.serial }));
     }
@@ -69,8 +67,7 @@ export async function createVirtioDevices(
       const a = net.attachment;
       let backend: NetBackend;
       if (a.type === 'switch') backend = switches.get(a.name).connect(`vm nic ${devices.length}`);
-      else if (a.type === 'connect')
-        backend = await attempt('--net', () => connectStream(a.host, a.port));
+      else if (a.type === 'connect') backend = await attempt('--net', () => connectStream(a.host, a.port));
       else backend = await attempt('--net', () => listenStream(a.host, a.port));
       opened.push(backend);
       devices.push(new VirtioNet(backend, { mac: net.mac ?? randomMac() }));

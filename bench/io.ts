@@ -1,0 +1,290 @@
+/**
+ * I/O benchmark: in-guest throughput of virtio-blk (sequential direct I/O with dd) and of VM-to-VM TCP
+ * (busybox nc), on Typervisor and on qemu-system-riscv64 with the same kernel, initramfs, image size and
+ * devices (QEMU's virtio-mmio in its modern layout, as ours). Throughput is what the guest's own dd
+ * reports, so boot time and console latency do not count.
+ *
+ * Network: Typervisor is measured twice, two VMs on one in-process switch (one host thread runs both)
+ * and two VM processes joined by the stream-socket backend; QEMU runs two processes joined by
+ * `-netdev socket`, the same wire format.
+ *
+ * Usage: node dist/bench/io.js [--rounds N] [--mib N] [--no-qemu]
+ */
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { gunzipSync } from 'node:zlib';
+import { VirtioNet } from '../src/machine/devices/virtio/net.js';
+import { SwitchRegistry } from '../src/net/virtual-switch.js';
+import { type ConsoleSession, InProcessVm } from '../test/machine/in-process-vm.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const KERNEL = join(ROOT, 'images', 'linux', 'Image.gz');
+const INITRD = join(ROOT, 'images', 'linux', 'initramfs.cpio.gz');
+const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+const PROMPT = '~ # ';
+
+/** A console on a child process (Typervisor's CLI or QEMU), driven like a user at a serial line. */
+class ChildConsole {
+  private readonly child: ChildProcessWithoutNullStreams;
+  private text = '';
+  private cursor = 0;
+
+  constructor(command: string, args: string[]) {
+    this.child = spawn(command, args, { stdio: 'pipe' });
+    this.child.stdout.on('data', (b: Buffer) => {
+      this.text += b.toString('latin1');
+    });
+    this.child.stderr.on('data', (b: Buffer) => {
+      this.text += b.toString('latin1');
+    });
+  }
+
+  async waitFor(needle: string, timeoutMs: number): Promise<string> {
+    const started = Date.now();
+    for (;;) {
+      const at = this.text.indexOf(needle, this.cursor);
+      if (at >= 0) {
+        const seen = this.text.slice(this.cursor, at);
+        this.cursor = at + needle.length;
+        return seen;
+      }
+      if (Date.now() - started > timeoutMs || this.child.exitCode !== null) {
+        throw new Error(`no '${needle}' after ${timeoutMs} ms; console tail:\n${this.text.slice(-1500)}`);
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  async command(cmd: string, timeoutMs = 600_000): Promise<string> {
+    this.child.stdin.write(`echo '<''<<'; ${cmd}; echo '>>''>'\n`);
+    await this.waitFor('\n<<<', timeoutMs);
+    const body = await this.waitFor('>>>', timeoutMs);
+    await this.waitFor(PROMPT, timeoutMs);
+    return body.replace(/\r/g, '');
+  }
+
+  stop(): void {
+    this.child.stdin.write('poweroff -f\n');
+    setTimeout(() => {
+      if (this.child.exitCode === null) this.child.kill('SIGKILL');
+    }, 3000).unref();
+  }
+}
+
+type Shell = Pick<ChildConsole, 'command'>;
+
+/** MB/s from busybox dd's summary line ("67108864 bytes (64.0MB) copied, 1.23 seconds, 52.0MB/s"). */
+function ddRate(output: string): number {
+  const m = /(\d+) bytes .* copied, ([\d.]+) seconds/.exec(output);
+  if (!m) throw new Error(`dd printed no summary:\n${output}`);
+  return Number(m[1]) / 1e6 / Number(m[2]);
+}
+
+function qemuBase(kernel: string): string[] {
+  return [
+    '-M',
+    'virt',
+    '-m',
+    '256M',
+    '-nographic',
+    '-bios',
+    'default',
+    '-kernel',
+    kernel,
+    '-initrd',
+    INITRD,
+    '-append',
+    'console=ttyS0',
+    '-global',
+    'virtio-mmio.force-legacy=false',
+  ];
+}
+
+async function blockRates(start: () => ChildConsole, mib: number): Promise<{ write: number; read: number }> {
+  const vm = start();
+  try {
+    await vm.waitFor(PROMPT, 300_000);
+    const write = ddRate(
+      await vm.command(`dd if=/dev/zero of=/dev/vda bs=1M count=${mib} oflag=direct 2>&1`),
+    );
+    const read = ddRate(await vm.command(`dd if=/dev/vda of=/dev/null bs=1M count=${mib} iflag=direct 2>&1`));
+    return { write, read };
+  } finally {
+    vm.stop();
+  }
+}
+
+/** Two guests already at their prompts and linked: 10.0.0.1 sends `mib` MiB to 10.0.0.2 over TCP. */
+async function tcpRate(a: Shell, b: Shell, mib: number): Promise<number> {
+  await a.command('ip addr add 10.0.0.1/24 dev eth0; ip link set eth0 up');
+  await b.command('ip addr add 10.0.0.2/24 dev eth0; ip link set eth0 up');
+  await a.command('ping -c 1 -W 5 10.0.0.2 >/dev/null && echo linked');
+  await b.command('nc -l -p 5001 >/dev/null & sleep 0.5');
+  const out = await a.command(`dd if=/dev/zero bs=64k count=${mib * 16} 2>&1 | nc 10.0.0.2 5001`);
+  return ddRate(out);
+}
+
+async function tcpOverProcesses(
+  command: string,
+  argsFor: (side: 'listen' | 'connect') => string[],
+  mib: number,
+) {
+  const a = new ChildConsole(command, argsFor('listen'));
+  await new Promise((r) => setTimeout(r, 500));
+  const b = new ChildConsole(command, argsFor('connect'));
+  try {
+    await Promise.all([a.waitFor(PROMPT, 300_000), b.waitFor(PROMPT, 300_000)]);
+    return await tcpRate(a, b, mib);
+  } finally {
+    a.stop();
+    b.stop();
+  }
+}
+
+async function tcpOverSwitch(mib: number): Promise<number> {
+  const switches = new SwitchRegistry();
+  const vms = ['a', 'b'].map(
+    (name, i) =>
+      new InProcessVm(name, {
+        virtio: [
+          new VirtioNet(switches.get('bench').connect(name), {
+            mac: Uint8Array.of(0x52, 0x54, 0, 0, 9, i + 1),
+          }),
+        ],
+      }),
+  );
+  try {
+    await Promise.all(vms.map((vm) => vm.waitFor(PROMPT, 300_000)));
+    const shells = vms.map((vm: ConsoleSession) => ({ command: (c: string) => vm.command(c, 600_000) }));
+    return await tcpRate(shells[0], shells[1], mib);
+  } finally {
+    for (const vm of vms) vm.stop();
+  }
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((x, y) => x - y);
+  return s[Math.floor(s.length / 2)];
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      rounds: { type: 'string', default: '3' },
+      mib: { type: 'string', default: '32' },
+      'no-qemu': { type: 'boolean', default: false },
+    },
+  });
+  const rounds = Number(values.rounds);
+  const mib = Number(values.mib);
+  const work = mkdtempSync(join(tmpdir(), 'typervisor-io-'));
+  const qemuKernel = join(work, 'Image');
+  writeFileSync(qemuKernel, gunzipSync(readFileSync(KERNEL)));
+  const image = (name: string): string => {
+    const path = join(work, name);
+    writeFileSync(path, new Uint8Array(0));
+    truncateSync(path, 2 * mib * 2 ** 20);
+    return path;
+  };
+
+  const results: Record<string, Record<string, number[]>> = {};
+  const record = (who: string, what: string, value: number): void => {
+    results[who] ??= {};
+    results[who][what] ??= [];
+    results[who][what].push(value);
+    console.log(`  ${who.padEnd(22)} ${what.padEnd(26)} ${value.toFixed(1)} MB/s`);
+  };
+  console.log(
+    `I/O benchmark: ${rounds} rounds, ${mib} MiB per transfer, load average ${loadavg()[0].toFixed(2)}`,
+  );
+  let port = 20000 + Math.floor(Math.random() * 20000);
+  for (let round = 0; round < rounds; round++) {
+    const tv = await blockRates(
+      () =>
+        new ChildConsole(process.execPath, [CLI, 'run', '--mem', '256M', '--disk', image(`tv-${round}.img`)]),
+      mib,
+    );
+    record('typervisor', 'blk sequential write', tv.write);
+    record('typervisor', 'blk sequential read', tv.read);
+    if (!values['no-qemu']) {
+      const q = await blockRates(
+        () =>
+          new ChildConsole('qemu-system-riscv64', [
+            ...qemuBase(qemuKernel),
+            '-drive',
+            `file=${image(`qemu-${round}.img`)},format=raw,if=none,id=d0,cache=none`,
+            '-device',
+            'virtio-blk-device,drive=d0',
+          ]),
+        mib,
+      );
+      record('qemu', 'blk sequential write', q.write);
+      record('qemu', 'blk sequential read', q.read);
+    }
+    record('typervisor', 'TCP VM-to-VM (switch)', await tcpOverSwitch(mib));
+    const p1 = port++;
+    record(
+      'typervisor',
+      'TCP VM-to-VM (socket)',
+      await tcpOverProcesses(
+        process.execPath,
+        (side) => [
+          CLI,
+          'run',
+          '--net',
+          side === 'listen'
+            ? `listen=127.0.0.1:${p1},mac=52:54:00:00:0a:01`
+            : `socket=127.0.0.1:${p1},mac=52:54:00:00:0a:02`,
+        ],
+        mib,
+      ),
+    );
+    if (!values['no-qemu']) {
+      const p2 = port++;
+      record(
+        'qemu',
+        'TCP VM-to-VM (socket)',
+        await tcpOverProcesses(
+          'qemu-system-riscv64',
+          (side) => [
+            ...qemuBase(qemuKernel),
+            '-netdev',
+            side === 'listen'
+              ? `socket,id=n0,listen=127.0.0.1:${p2}`
+              : `socket,id=n0,connect=127.0.0.1:${p2}`,
+            '-device',
+            `virtio-net-device,netdev=n0,mac=52:54:00:00:0b:0${side === 'listen' ? 1 : 2}`,
+          ],
+          mib,
+        ),
+      );
+    }
+  }
+
+  const rows = [
+    'blk sequential write',
+    'blk sequential read',
+    'TCP VM-to-VM (switch)',
+    'TCP VM-to-VM (socket)',
+  ];
+  console.log('\n| workload (MB/s, median) | Typervisor | QEMU | Typervisor/QEMU |');
+  console.log('|---|---:|---:|---:|');
+  for (const what of rows) {
+    const t = results.typervisor?.[what];
+    const q =
+      results.qemu?.[what] ?? (what.includes('switch') ? results.qemu?.['TCP VM-to-VM (socket)'] : undefined);
+    const tv = t ? median(t) : Number.NaN;
+    const qv = q ? median(q) : Number.NaN;
+    const note = what.includes('switch') && q ? ' (QEMU: socket)' : '';
+    console.log(`| ${what} | ${tv.toFixed(1)} | ${qv.toFixed(1)}${note} | ${(tv / qv).toFixed(3)} |`);
+  }
+}
+
+main().catch((e) => {
+  console.error(`bench:io: ${(e as Error).message}`);
+  process.exitCode = 1;
+});
