@@ -1,8 +1,8 @@
 /**
  * I/O benchmark: in-guest throughput of virtio-blk (sequential direct I/O with dd) and of VM-to-VM TCP
- * (busybox nc), on Typervisor and on qemu-system-riscv64 with the same kernel, initramfs, image size and
- * devices (QEMU's virtio-mmio in its modern layout, as ours). Throughput is what the guest's own dd
- * reports, so boot time and console latency do not count.
+ * (busybox httpd to wget), on Typervisor and on qemu-system-riscv64 with the same kernel, initramfs, image size and
+ * devices (QEMU's virtio-mmio in its modern layout, as ours). Throughput is bytes over the time the
+ * guest's own `time` measured, so boot time and console latency do not count.
  *
  * Network: Typervisor is measured twice, two VMs on one in-process switch (one host thread runs both)
  * and two VM processes joined by the stream-socket backend; QEMU runs two processes joined by
@@ -77,11 +77,12 @@ class ChildConsole {
 
 type Shell = Pick<ChildConsole, 'command'>;
 
-/** MB/s from busybox dd's summary line ("67108864 bytes (64.0MB) copied, 1.23 seconds, 52.0MB/s"). */
-function ddRate(output: string): number {
-  const m = /(\d+) bytes .* copied, ([\d.]+) seconds/.exec(output);
-  if (!m) throw new Error(`dd printed no summary:\n${output}`);
-  return Number(m[1]) / 1e6 / Number(m[2]);
+/** MB/s of `bytes` moved in the time busybox's `time` printed ("real\t0m 1.23s"). */
+function rate(output: string, bytes: number): number {
+  const m = /real\s+(\d+)m\s*([\d.]+)s/.exec(output);
+  if (!m) throw new Error(`no timing in the guest's output:\n${output}`);
+  const seconds = Number(m[1]) * 60 + Number(m[2]);
+  return bytes / 1e6 / Math.max(seconds, 0.01);
 }
 
 function qemuBase(kernel: string): string[] {
@@ -108,24 +109,34 @@ async function blockRates(start: () => ChildConsole, mib: number): Promise<{ wri
   const vm = start();
   try {
     await vm.waitFor(PROMPT, 300_000);
-    const write = ddRate(
-      await vm.command(`dd if=/dev/zero of=/dev/vda bs=1M count=${mib} oflag=direct 2>&1`),
+    const bytes = mib * 2 ** 20;
+    const write = rate(
+      await vm.command(`time dd if=/dev/zero of=/dev/vda bs=1M count=${mib} oflag=direct 2>&1`),
+      bytes,
     );
-    const read = ddRate(await vm.command(`dd if=/dev/vda of=/dev/null bs=1M count=${mib} iflag=direct 2>&1`));
+    const read = rate(
+      await vm.command(`time dd if=/dev/vda of=/dev/null bs=1M count=${mib} iflag=direct 2>&1`),
+      bytes,
+    );
     return { write, read };
   } finally {
     vm.stop();
   }
 }
 
-/** Two guests already at their prompts and linked: 10.0.0.1 sends `mib` MiB to 10.0.0.2 over TCP. */
+/**
+ * Two guests already at their prompts: 10.0.0.2 serves `mib` MiB from tmpfs with busybox httpd and
+ * 10.0.0.1 fetches it with wget (busybox nc copies through a small buffer: it measured nc, 10x slower on QEMU).
+ */
 async function tcpRate(a: Shell, b: Shell, mib: number): Promise<number> {
   await a.command('ip addr add 10.0.0.1/24 dev eth0; ip link set eth0 up');
   await b.command('ip addr add 10.0.0.2/24 dev eth0; ip link set eth0 up');
+  await b.command(
+    `mkdir -p /tmp/www && dd if=/dev/zero of=/tmp/www/big bs=1M count=${mib} 2>/dev/null && httpd -p 8080 -h /tmp/www`,
+  );
   await a.command('ping -c 1 -W 5 10.0.0.2 >/dev/null && echo linked');
-  await b.command('nc -l -p 5001 >/dev/null & sleep 0.5');
-  const out = await a.command(`dd if=/dev/zero bs=64k count=${mib * 16} 2>&1 | nc 10.0.0.2 5001`);
-  return ddRate(out);
+  const out = await a.command('time wget -q -O /dev/null http://10.0.0.2:8080/big 2>&1');
+  return rate(out, mib * 2 ** 20);
 }
 
 async function tcpOverProcesses(
