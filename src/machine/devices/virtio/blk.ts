@@ -181,6 +181,8 @@ export class VirtioBlk implements VirtioDevice {
 
   // --- Requests --------------------------------------------------------------------------------------
 
+  private lastError = '';
+
   private start(queue: number, chain: DescriptorChain): void {
     const status = this.statusOffset(chain);
     if (status < 0) {
@@ -205,7 +207,13 @@ export class VirtioBlk implements VirtioDevice {
     this.inFlight++;
     result.then(
       (outcome) => this.settle(queue, chain, status, epoch, outcome),
-      () => this.settle(queue, chain, status, epoch, FAIL_IOERR),
+      (e: unknown) => {
+        // The guest gets IOERR; the user is told why, once per distinct message so a dead disk does not flood.
+        const message = `host I/O error on ${this.backend.name}: ${e instanceof Error ? e.message : String(e)}`;
+        if (message !== this.lastError) this.ctx.log(message);
+        this.lastError = message;
+        this.settle(queue, chain, status, epoch, FAIL_IOERR);
+      },
     );
   }
 

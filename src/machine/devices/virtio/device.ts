@@ -21,6 +21,8 @@ export interface VirtioContext {
   configChanged(): void;
   /** A request the device cannot make sense of: marks the device DEVICE_NEEDS_RESET and tells the driver. */
   fail(reason: string): void;
+  /** Tells the user about a host-side problem (a failing disk, a lost connection); the guest sees only errors. */
+  log(message: string): void;
   /** True while the driver has the device running (DRIVER_OK and not needing reset). */
   readonly active: boolean;
 }

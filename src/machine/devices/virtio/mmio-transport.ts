@@ -154,6 +154,10 @@ export class VirtioMmioTransport implements MmioDevice, VirtioContext {
     if (q?.takeInterrupt()) this.raise(INT_USED_BUFFER);
   }
 
+  log(message: string): void {
+    this.host.log(`${this.name}: ${message}`);
+  }
+
   configChanged(): void {
     this.s.configGeneration = (this.s.configGeneration + 1) >>> 0;
     if (this.s.status & STATUS_DRIVER_OK) this.raise(INT_CONFIG_CHANGE);
