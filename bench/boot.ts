@@ -6,16 +6,15 @@
  *
  * Usage: node dist/bench/boot.js [--rounds N] [--kernel Image(.gz)] [--initrd F] [--no-qemu]
  */
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
+import { ChildVm, PROMPT } from '../test/machine/guest-session.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const PROMPT = '~ # ';
 const WORKLOAD = 'dd if=/dev/zero bs=1M count=8 2>/dev/null | sha256sum';
 const WORKLOAD_DIGEST = '2daeb1f36095b44b318410b3f4e8b5d989dcc7bb023d1426c492dab0a3053e74';
 
@@ -23,50 +22,6 @@ interface Sample {
   bootSeconds: number;
   workloadSeconds: number;
   idleCpuPercent: number;
-}
-
-class Guest {
-  private readonly child: ChildProcessWithoutNullStreams;
-  private text = '';
-  private cursor = 0;
-
-  constructor(command: string, args: string[]) {
-    this.child = spawn(command, args, { stdio: 'pipe' });
-    this.child.stdout.on('data', (b: Buffer) => {
-      this.text += b.toString('latin1');
-    });
-    this.child.stderr.on('data', (b: Buffer) => {
-      this.text += b.toString('latin1');
-    });
-  }
-
-  get pid(): number {
-    return this.child.pid ?? -1;
-  }
-
-  async waitFor(needle: string, timeoutMs: number): Promise<string> {
-    const started = Date.now();
-    for (;;) {
-      const at = this.text.indexOf(needle, this.cursor);
-      if (at >= 0) {
-        const seen = this.text.slice(this.cursor, at);
-        this.cursor = at + needle.length;
-        return seen;
-      }
-      if (Date.now() - started > timeoutMs || this.child.exitCode !== null) {
-        throw new Error(`no '${needle}' after ${timeoutMs} ms; console tail:\n${this.text.slice(-1500)}`);
-      }
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  }
-
-  send(text: string): void {
-    this.child.stdin.write(text);
-  }
-
-  kill(): void {
-    if (this.child.exitCode === null) this.child.kill('SIGKILL');
-  }
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc (Linux hosts). */
@@ -81,7 +36,7 @@ function cpuSeconds(pid: number): number {
 
 async function measure(command: string, args: string[]): Promise<Sample> {
   const started = performance.now();
-  const guest = new Guest(command, args);
+  const guest = new ChildVm(command, command, args);
   try {
     await guest.waitFor(PROMPT, 600_000);
     const bootSeconds = (performance.now() - started) / 1000;
@@ -92,9 +47,9 @@ async function measure(command: string, args: string[]): Promise<Sample> {
     if (!out.includes(WORKLOAD_DIGEST))
       throw new Error(`the in-guest workload printed the wrong digest:\n${out}`);
     // Idle: the guest sits at its prompt for 5 s; what CPU does the host spend on it?
-    const cpu0 = cpuSeconds(guest.pid);
+    const cpu0 = cpuSeconds(guest.child.pid ?? -1);
     await new Promise((r) => setTimeout(r, 5000));
-    const idleCpuPercent = ((cpuSeconds(guest.pid) - cpu0) / 5) * 100;
+    const idleCpuPercent = ((cpuSeconds(guest.child.pid ?? -1) - cpu0) / 5) * 100;
     guest.send('poweroff -f\n');
     return { bootSeconds, workloadSeconds, idleCpuPercent };
   } finally {

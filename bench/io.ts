@@ -10,7 +10,6 @@
  *
  * Usage: node dist/bench/io.js [--rounds N] [--mib N] [--no-qemu]
  */
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -19,63 +18,28 @@ import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { VirtioNet } from '../src/machine/devices/virtio/net.js';
 import { SwitchRegistry } from '../src/net/virtual-switch.js';
-import { type ConsoleSession, InProcessVm } from '../test/machine/in-process-vm.js';
+import { ChildVm, type ConsoleSession, PROMPT } from '../test/machine/guest-session.js';
+import { InProcessVm } from '../test/machine/in-process-vm.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const KERNEL = join(ROOT, 'images', 'linux', 'Image.gz');
 const INITRD = join(ROOT, 'images', 'linux', 'initramfs.cpio.gz');
 const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
-const PROMPT = '~ # ';
 
-/** A console on a child process (Typervisor's CLI or QEMU), driven like a user at a serial line. */
-class ChildConsole {
-  private readonly child: ChildProcessWithoutNullStreams;
-  private text = '';
-  private cursor = 0;
-
-  constructor(command: string, args: string[]) {
-    this.child = spawn(command, args, { stdio: 'pipe' });
-    this.child.stdout.on('data', (b: Buffer) => {
-      this.text += b.toString('latin1');
-    });
-    this.child.stderr.on('data', (b: Buffer) => {
-      this.text += b.toString('latin1');
-    });
-  }
-
-  async waitFor(needle: string, timeoutMs: number): Promise<string> {
-    const started = Date.now();
-    for (;;) {
-      const at = this.text.indexOf(needle, this.cursor);
-      if (at >= 0) {
-        const seen = this.text.slice(this.cursor, at);
-        this.cursor = at + needle.length;
-        return seen;
-      }
-      if (Date.now() - started > timeoutMs || this.child.exitCode !== null) {
-        throw new Error(`no '${needle}' after ${timeoutMs} ms; console tail:\n${this.text.slice(-1500)}`);
-      }
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  }
-
-  async command(cmd: string, timeoutMs = 600_000): Promise<string> {
-    this.child.stdin.write(`echo '<''<<'; ${cmd}; echo '>>''>'\n`);
-    await this.waitFor('\n<<<', timeoutMs);
-    const body = await this.waitFor('>>>', timeoutMs);
-    await this.waitFor(PROMPT, timeoutMs);
-    return body.replace(/\r/g, '');
-  }
-
-  stop(): void {
-    this.child.stdin.write('poweroff -f\n');
-    setTimeout(() => {
-      if (this.child.exitCode === null) this.child.kill('SIGKILL');
-    }, 3000).unref();
-  }
+/** A guest shell: runs a command, returns its output (long transfers get ten minutes). */
+interface Shell {
+  command(cmd: string): Promise<string>;
 }
 
-type Shell = Pick<ChildConsole, 'command'>;
+function shell(vm: ConsoleSession): Shell {
+  return { command: (cmd) => vm.command(cmd, PROMPT, 600_000) };
+}
+
+/** Asks a guest to power off, and pulls the plug if it does not within 3 s. */
+function stop(vm: ChildVm): void {
+  vm.send('poweroff -f\n');
+  setTimeout(() => vm.kill(), 3000).unref();
+}
 
 /** MB/s of `bytes` moved in the time busybox's `time` printed ("real\t0m 1.23s"). */
 function rate(output: string, bytes: number): number {
@@ -105,22 +69,23 @@ function qemuBase(kernel: string): string[] {
   ];
 }
 
-async function blockRates(start: () => ChildConsole, mib: number): Promise<{ write: number; read: number }> {
+async function blockRates(start: () => ChildVm, mib: number): Promise<{ write: number; read: number }> {
   const vm = start();
   try {
     await vm.waitFor(PROMPT, 300_000);
     const bytes = mib * 2 ** 20;
+    const guest = shell(vm);
     const write = rate(
-      await vm.command(`time dd if=/dev/zero of=/dev/vda bs=1M count=${mib} oflag=direct 2>&1`),
+      await guest.command(`time dd if=/dev/zero of=/dev/vda bs=1M count=${mib} oflag=direct 2>&1`),
       bytes,
     );
     const read = rate(
-      await vm.command(`time dd if=/dev/vda of=/dev/null bs=1M count=${mib} iflag=direct 2>&1`),
+      await guest.command(`time dd if=/dev/vda of=/dev/null bs=1M count=${mib} iflag=direct 2>&1`),
       bytes,
     );
     return { write, read };
   } finally {
-    vm.stop();
+    stop(vm);
   }
 }
 
@@ -144,15 +109,15 @@ async function tcpOverProcesses(
   argsFor: (side: 'listen' | 'connect') => string[],
   mib: number,
 ) {
-  const a = new ChildConsole(command, argsFor('listen'));
+  const a = new ChildVm('listening VM', command, argsFor('listen'));
   await new Promise((r) => setTimeout(r, 500));
-  const b = new ChildConsole(command, argsFor('connect'));
+  const b = new ChildVm('connecting VM', command, argsFor('connect'));
   try {
     await Promise.all([a.waitFor(PROMPT, 300_000), b.waitFor(PROMPT, 300_000)]);
-    return await tcpRate(a, b, mib);
+    return await tcpRate(shell(a), shell(b), mib);
   } finally {
-    a.stop();
-    b.stop();
+    stop(a);
+    stop(b);
   }
 }
 
@@ -170,8 +135,7 @@ async function tcpOverSwitch(mib: number): Promise<number> {
   );
   try {
     await Promise.all(vms.map((vm) => vm.waitFor(PROMPT, 300_000)));
-    const shells = vms.map((vm: ConsoleSession) => ({ command: (c: string) => vm.command(c, 600_000) }));
-    return await tcpRate(shells[0], shells[1], mib);
+    return await tcpRate(shell(vms[0]), shell(vms[1]), mib);
   } finally {
     for (const vm of vms) vm.stop();
   }
@@ -216,7 +180,14 @@ async function main(): Promise<void> {
   for (let round = 0; round < rounds; round++) {
     const tv = await blockRates(
       () =>
-        new ChildConsole(process.execPath, [CLI, 'run', '--mem', '256M', '--disk', image(`tv-${round}.img`)]),
+        new ChildVm('typervisor', process.execPath, [
+          CLI,
+          'run',
+          '--mem',
+          '256M',
+          '--disk',
+          image(`tv-${round}.img`),
+        ]),
       mib,
     );
     record('typervisor', 'blk sequential write', tv.write);
@@ -224,7 +195,7 @@ async function main(): Promise<void> {
     if (!values['no-qemu']) {
       const q = await blockRates(
         () =>
-          new ChildConsole('qemu-system-riscv64', [
+          new ChildVm('qemu', 'qemu-system-riscv64', [
             ...qemuBase(qemuKernel),
             '-drive',
             `file=${image(`qemu-${round}.img`)},format=raw,if=none,id=d0,cache=none`,

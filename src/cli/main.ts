@@ -4,18 +4,8 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
-import {
-  type ConsolePortSpec,
-  type DiskSpec,
-  FlagError,
-  type NetSpec,
-  parseConsolePort,
-  parseDisk,
-  parseNet,
-  parseShare,
-  type ShareSpec,
-} from './device-flags.js';
-import { runVm } from './run.js';
+import { FlagError, parseConsolePort, parseDisk, parseNet, parseShare } from './device-flags.js';
+import { type RunOptions, runVm } from './run.js';
 import { runElf } from './run-elf.js';
 import { parseCount, parseSize } from './sizes.js';
 
@@ -127,29 +117,13 @@ program
     }, '--console'),
     'serial',
   )
-  .action(
-    async (opts: {
-      kernel?: string;
-      initrd?: string;
-      append: string;
-      mem: number;
-      smp: number;
-      bios: string;
-      dumpDtb?: string;
-      disk: DiskSpec[];
-      net: NetSpec[];
-      share: ShareSpec[];
-      port: ConsolePortSpec[];
-      rng: boolean;
-      console: 'serial' | 'virtio';
-    }) => {
-      process.exitCode = await runVm({
-        ...opts,
-        defaultKernel: join(packageRoot(), 'images', 'linux', 'Image.gz'),
-        defaultInitrd: join(packageRoot(), 'images', 'linux', 'initramfs.cpio.gz'),
-      });
-    },
-  );
+  .action(async (opts: Omit<RunOptions, 'defaultKernel' | 'defaultInitrd'>) => {
+    process.exitCode = await runVm({
+      ...opts,
+      defaultKernel: join(packageRoot(), 'images', 'linux', 'Image.gz'),
+      defaultInitrd: join(packageRoot(), 'images', 'linux', 'initramfs.cpio.gz'),
+    });
+  });
 
 program
   .command('demo')

@@ -8,8 +8,8 @@ import { test } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { VirtioNet, type VirtioNetState } from '../../src/machine/devices/virtio/net.js';
 import { SwitchRegistry } from '../../src/net/virtual-switch.js';
-import { GuestSession } from './guest-session.js';
-import { ChildVm, DEFAULT_INITRD, DEFAULT_KERNEL, InProcessVm, PROMPT } from './in-process-vm.js';
+import { ChildVm, GuestSession, PROMPT } from './guest-session.js';
+import { DEFAULT_INITRD, DEFAULT_KERNEL, InProcessVm } from './in-process-vm.js';
 
 const OPENSBI = '/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin';
 const haveGuest = existsSync(DEFAULT_KERNEL) && existsSync(DEFAULT_INITRD);
@@ -34,7 +34,7 @@ function nicState(vm: InProcessVm): VirtioNetState {
 
 async function configure(vm: ChildVm | InProcessVm | GuestSession, address: string): Promise<void> {
   const cmd = `ip addr add ${address}/24 dev eth0 && ip link set eth0 up && echo configured`;
-  const out = vm instanceof GuestSession ? await vm.command(cmd, PROMPT) : await vm.command(cmd);
+  const out = await vm.command(cmd);
   assert.match(out, /configured\n/);
 }
 
@@ -75,6 +75,7 @@ test('VMs on one switch ping each other and move a file; a VM on another switch 
     assert.ok(sum, `no checksum in ${served}`);
     const fetched = await a.command(
       'wget -q -O /tmp/blob http://10.0.0.2:8080/blob && sha256sum /tmp/blob',
+      PROMPT,
       120_000,
     );
     assert.equal(/^([0-9a-f]{64}) /m.exec(fetched)?.[1], sum, `fetched: ${fetched}`);
