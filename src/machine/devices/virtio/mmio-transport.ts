@@ -28,7 +28,8 @@ import {
 import type { VirtioContext, VirtioDevice } from './device.js';
 import { Virtqueue, type VirtqueueState } from './virtqueue.js';
 
-const REG = {
+/** Register offsets of the virtio-mmio slot (VIRTIO 1.2 section 4.2.2); the configuration space starts at `config`. */
+export const REG = {
   magic: 0x000,
   version: 0x004,
   deviceId: 0x008,

@@ -14,19 +14,10 @@ import {
   Writer,
 } from '../../../../src/machine/devices/virtio/9p/wire.js';
 import { Virtio9p } from '../../../../src/machine/devices/virtio/9p.js';
-import { VirtioMmioTransport } from '../../../../src/machine/devices/virtio/mmio-transport.js';
-import { GuestMemory } from '../../../../src/machine/guest-memory.js';
 import { ERRNO, FsError, SharedFolder } from '../../../../src/storage/shared-folder.js';
+import { TestDriver } from './test-driver.js';
 
-const RAM_BASE = 0x8000_0000;
 const QSIZE = 128;
-const DESC = 0x1000;
-const AVAIL = DESC + 16 * QSIZE;
-const USED = 0x3000;
-/** Per-request buffers: SLOTS slots of SLOT bytes (request half, reply half). */
-const DATA = 0x10000;
-const SLOT = 0x40000;
-const SLOTS = 16;
 const MSIZE = 0x20000;
 
 const O_RDONLY = 0;
@@ -52,126 +43,30 @@ function tempTree(): string {
   return share;
 }
 
-/** A minimal virtio-mmio driver: feature negotiation, queue 0, and one request per descriptor pair. */
-class Driver {
-  readonly memory = new GuestMemory(RAM_BASE, new Uint8Array(DATA + SLOTS * SLOT), []);
-  readonly transport: VirtioMmioTransport;
-  interrupts = 0;
-  private level = false;
-  private nextSlot = 0;
-  private availIdx = 0;
-  private lastUsed = 0;
-  private readonly waiting = new Map<number, (len: number) => void>();
-  private polling = false;
+type Driver = TestDriver<Virtio9p>;
 
-  constructor(readonly device: Virtio9p) {
-    this.transport = new VirtioMmioTransport(0x1000_1000, device, {
-      memory: this.memory,
-      irq: {
-        set: (on) => {
-          if (on && !this.level) this.interrupts++;
-          this.level = on;
-        },
-      },
-      wake: () => {},
-      log: () => {},
-    });
-    this.start();
-  }
+/** A driver for `device`, started: MOUNT_TAG and VERSION_1, queue 0 only. */
+function driver(device: Virtio9p): Driver {
+  // Every request gets fresh reply room (MSIZE), and RAM is never reused.
+  const d = new TestDriver(device, 64 << 20);
+  start(d);
+  return d;
+}
 
-  reg(offset: number, value?: number): number {
-    if (value !== undefined) {
-      this.transport.write(offset, 4, value, 0);
-      return 0;
-    }
-    const out = new Int32Array(2);
-    this.transport.read(offset, 4, out);
-    return out[0] >>> 0;
-  }
+/** Resets the device and sets it up again; requests posted before are dropped. */
+function start(d: Driver): void {
+  d.init({ features: [1, 1], size: QSIZE }); // VIRTIO_9P_MOUNT_TAG, VERSION_1
+}
 
-  start(): void {
-    this.reg(0x070, 0);
-    this.availIdx = 0;
-    this.lastUsed = 0;
-    // Requests posted before the reset are never completed: the device dropped them.
-    this.waiting.clear();
-    this.memory.bytes.fill(0, 0, DATA);
-    this.reg(0x070, 1 | 2);
-    this.reg(0x024, 0);
-    this.reg(0x020, 1); // VIRTIO_9P_MOUNT_TAG
-    this.reg(0x024, 1);
-    this.reg(0x020, 1); // VERSION_1
-    this.reg(0x070, 1 | 2 | 8);
-    this.reg(0x030, 0);
-    this.reg(0x038, QSIZE);
-    this.reg(0x080, RAM_BASE + DESC);
-    this.reg(0x090, RAM_BASE + AVAIL);
-    this.reg(0x0a0, RAM_BASE + USED);
-    this.reg(0x044, 1);
-    this.reg(0x070, 1 | 2 | 4 | 8);
-  }
-
-  private desc(index: number, offset: number, len: number, flags: number, next: number): void {
-    const m = this.memory;
-    const d = DESC + 16 * index;
-    m.setU32(d, RAM_BASE + offset);
-    m.setU32(d + 4, 0);
-    m.setU32(d + 8, len);
-    m.setU16(d + 12, flags);
-    m.setU16(d + 14, next);
-  }
-
-  /**
-   * Posts `request` with `replyRoom` writable bytes (split over two buffers, as Linux does for
-   * zero-copy reads) and resolves with the reply.
-   */
-  post(request: Uint8Array, replyRoom = MSIZE, notify = true): Promise<Uint8Array> {
-    const slot = this.nextSlot++ % SLOTS;
-    const base = DATA + slot * SLOT;
-    const replyAt = base + SLOT / 2;
-    this.memory.bytes.set(request, base);
-    const head = slot * 3;
-    const first = Math.min(11, replyRoom);
-    this.desc(head, base, request.length, 1, head + 1);
-    this.desc(head + 1, replyAt, first, 1 | 2, head + 2);
-    this.desc(head + 2, replyAt + first, replyRoom - first, 2, 0);
-    const m = this.memory;
-    m.setU16(AVAIL + 4 + 2 * (this.availIdx % QSIZE), head);
-    this.availIdx = (this.availIdx + 1) & 0xffff;
-    m.setU16(AVAIL + 2, this.availIdx);
-    const done = new Promise<number>((resolve) => this.waiting.set(head, resolve));
-    if (notify) this.reg(0x050, 0);
-    this.poll();
-    return done.then((len) => m.bytes.slice(replyAt, replyAt + len));
-  }
-
-  notify(): void {
-    this.reg(0x050, 0);
-  }
-
-  private poll(): void {
-    if (this.polling) return;
-    this.polling = true;
-    const tick = (): void => {
-      const m = this.memory;
-      while (this.lastUsed !== m.u16(USED + 2)) {
-        const e = USED + 4 + 8 * (this.lastUsed % QSIZE);
-        const head = m.u32(e);
-        const len = m.u32(e + 4);
-        this.lastUsed = (this.lastUsed + 1) & 0xffff;
-        const resolve = this.waiting.get(head);
-        this.waiting.delete(head);
-        resolve?.(len);
-      }
-      if (this.waiting.size > 0) setTimeout(tick, 1);
-      else this.polling = false;
-    };
-    setTimeout(tick, 0);
-  }
-
-  get failure(): string | null {
-    return this.transport.failure;
-  }
+/**
+ * Posts `request` with `replyRoom` writable bytes (split over two buffers, as Linux does for zero-copy
+ * reads) and resolves with the reply.
+ */
+async function post(d: Driver, request: Uint8Array, replyRoom = MSIZE, notify = true): Promise<Uint8Array> {
+  const first = Math.min(11, replyRoom);
+  const head = d.submit(0, [request], [first, replyRoom - first]);
+  if (notify) d.kick(0);
+  return d.writtenBytes(0, await d.completion(0, head));
 }
 
 let nextTag = 1;
@@ -196,7 +91,7 @@ function parse(reply: Uint8Array): Reply {
 
 /** Sends a request and expects its R-message; returns a reader positioned after the header. */
 async function ok(d: Driver, type: number, build: (w: Writer) => void): Promise<Reader> {
-  const p = parse(await d.post(msg(type, build)));
+  const p = parse(await post(d, msg(type, build)));
   if (p.type === T.lerror + 1) assert.fail(`T${type} failed with errno ${p.r.u32()}`);
   assert.equal(p.type, type + 1);
   return p.r;
@@ -204,15 +99,20 @@ async function ok(d: Driver, type: number, build: (w: Writer) => void): Promise<
 
 /** Sends a request and expects Rlerror; returns the errno. */
 async function fails(d: Driver, type: number, build: (w: Writer) => void): Promise<number> {
-  const p = parse(await d.post(msg(type, build)));
+  const p = parse(await post(d, msg(type, build)));
   assert.equal(p.type, T.lerror + 1, `T${type} should have failed`);
   return p.r.u32();
 }
 
 async function session(share: string, readOnly = false): Promise<Driver> {
   const folder = await SharedFolder.open(share, { readOnly });
-  const d = new Driver(new Virtio9p(folder, { tag: 'host0' }));
-  const p = parse(await d.post(msg(T.version, (w) => w.u32(MSIZE).str('9P2000.L'), NOTAG)));
+  const d = driver(new Virtio9p(folder, { tag: 'host0' }));
+  const p = parse(
+    await post(
+      d,
+      msg(T.version, (w) => w.u32(MSIZE).str('9P2000.L'), NOTAG),
+    ),
+  );
   assert.equal(p.type, T.version + 1);
   assert.equal(p.r.u32(), MSIZE);
   assert.equal(p.r.str(), '9P2000.L');
@@ -334,7 +234,7 @@ test('walk, open, read, getattr and readdir of host files', async () => {
   const xa = await ok(d, T.xattrwalk, (w) => w.u32(0).u32(6).str(''));
   assert.equal(xa.u64(), 0n);
   assert.equal(await fails(d, T.xattrwalk, (w) => w.u32(0).u32(7).str('security.selinux')), ERRNO.ENODATA);
-  assert.equal(d.failure, null);
+  assert.equal(d.transport.failure, null);
   await d.device.close();
 });
 
@@ -420,7 +320,7 @@ test('create, write, mkdir, rename, link, symlink, setattr and unlink change the
     ),
     ERRNO.EEXIST,
   );
-  assert.equal(d.failure, null);
+  assert.equal(d.transport.failure, null);
   await d.device.close();
 });
 
@@ -496,7 +396,7 @@ test('sandbox: .. at the root, symlinks out of the share, bad names', async () =
   assert.equal(await errno(folder.setattr('up', { size: 0 })), ERRNO.EINVAL);
   assert.equal(readFileSync(join(share, '..', 'secret'), 'utf8'), 'outside the share');
   assert.equal(await folder.readlink('up'), '../secret');
-  assert.equal(d.failure, null);
+  assert.equal(d.transport.failure, null);
   await d.device.close();
 });
 
@@ -538,7 +438,7 @@ test('a read-only share serves reads and refuses every change with EROFS', async
 test('malformed requests get Rlerror, never a host exception or a device failure', async () => {
   const d = await session(tempTree());
   const lerror = async (request: Uint8Array, room = MSIZE): Promise<number> => {
-    const p = parse(await d.post(request, room));
+    const p = parse(await post(d, request, room));
     assert.equal(p.type, T.lerror + 1);
     return p.r.u32();
   };
@@ -589,7 +489,8 @@ test('malformed requests get Rlerror, never a host exception or a device failure
   await walk(d, 0, 1, 'hello.txt');
   await ok(d, T.lopen, (w) => w.u32(1).u32(O_RDONLY));
   const small = parse(
-    await d.post(
+    await post(
+      d,
       msg(T.read, (w) => w.u32(1).u64(0).u32(1000)),
       16,
     ),
@@ -607,14 +508,15 @@ test('malformed requests get Rlerror, never a host exception or a device failure
   // Even no room at all completes the chain (with nothing written).
   assert.equal(
     (
-      await d.post(
+      await post(
+        d,
         msg(T.clunk, (w) => w.u32(77)),
         0,
       )
     ).length,
     0,
   );
-  assert.equal(d.failure, null);
+  assert.equal(d.transport.failure, null);
   await d.device.close();
 });
 
@@ -624,13 +526,14 @@ test('requests run concurrently, completions share interrupts, flush waits for i
   await ok(d, T.lopen, (w) => w.u32(1).u32(O_RDONLY));
   const before = d.interrupts;
   const replies = Array.from({ length: 8 }, (_, i) =>
-    d.post(
+    post(
+      d,
       msg(T.read, (w) => w.u32(1).u64(i).u32(4)),
       MSIZE,
       false,
     ),
   );
-  d.notify();
+  d.kick(0);
   const texts = (await Promise.all(replies)).map((r) => {
     const p = parse(r);
     assert.equal(p.type, T.read + 1);
@@ -643,17 +546,19 @@ test('requests run concurrently, completions share interrupts, flush waits for i
   assert.ok(d.interrupts - before < 8, `${d.interrupts - before} interrupts for 8 replies`);
 
   const readTag = 0x100;
-  const read = d.post(
+  const read = post(
+    d,
     msg(T.read, (w) => w.u32(1).u64(0).u32(5), readTag),
     MSIZE,
     false,
   );
-  const flush = d.post(
+  const flush = post(
+    d,
     msg(T.flush, (w) => w.u16(readTag)),
     MSIZE,
     false,
   );
-  d.notify();
+  d.kick(0);
   const order: string[] = [];
   await Promise.all([read.then(() => order.push('read')), flush.then(() => order.push('flush'))]);
   assert.equal(parse(await flush).type, T.flush + 1);
@@ -667,11 +572,20 @@ test('a driver reset ends the session: fids are gone, replies in flight are drop
   const d = await session(tempTree());
   await walk(d, 0, 1, 'hello.txt');
   await ok(d, T.lopen, (w) => w.u32(1).u32(O_RDONLY));
-  void d.post(msg(T.read, (w) => w.u32(1).u64(0).u32(5)));
-  d.start();
+  const dropped = post(
+    d,
+    msg(T.read, (w) => w.u32(1).u64(0).u32(5)),
+  );
+  start(d);
+  await assert.rejects(dropped, /set up again/, 'the request in flight is never completed');
   await new Promise((r) => setTimeout(r, 50));
-  assert.equal(d.memory.u16(USED + 2), 0, 'nothing completed into the new queue');
-  const p = parse(await d.post(msg(T.getattr, (w) => w.u32(1).u64(0x7ff))));
+  assert.equal(d.usedIndex(0), 0, 'nothing completed into the new queue');
+  const p = parse(
+    await post(
+      d,
+      msg(T.getattr, (w) => w.u32(1).u64(0x7ff)),
+    ),
+  );
   assert.equal(p.type, T.lerror + 1);
   assert.equal(p.r.u32(), ERRNO.EBADF);
   assert.equal(d.device.saveState().fids, 0);

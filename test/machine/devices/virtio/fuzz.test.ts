@@ -171,6 +171,8 @@ for (const subject of subjects) {
       const r = rng(seed);
       const device = await subject.make();
       const d = new TestDriver(device, RAM);
+      // The attack publishes heads and ring indices behind the driver's back.
+      d.strict = false;
       try {
         d.init({ size: pick(r, [1, 2, 8, 64]) });
         attack(d, r);
