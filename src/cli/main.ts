@@ -26,9 +26,9 @@ function packageRoot(): string {
 
 /** A repeatable flag: each occurrence is parsed and appended. */
 function repeatable<T>(parse: (text: string) => T) {
-  return (text: string, previous: T[]): T[] => {
+  return (text: string, previous: T[] | undefined): T[] => {
     try {
-      return [...previous, parse(text)];
+      return [...(previous ?? []), parse(text)];
     } catch (e) {
       if (e instanceof FlagError) throw new InvalidArgumentError(e.message);
       throw e;
@@ -87,27 +87,23 @@ program
     '--disk <path[,ro][,serial=S]>',
     'virtio-blk disk on a raw image file (repeatable)',
     repeatable(parseDisk),
-    [],
   )
   .option(
     '--net <switch=NAME|socket=HOST:PORT|listen=[HOST:]PORT>[,mac=MAC]',
     'virtio-net NIC on an in-process switch or a QEMU-compatible stream socket (repeatable)',
     repeatable(parseNet),
-    [],
   )
   .option(
     '--share <path,tag=T[,ro]>',
     'share a host folder over virtio-9p (repeatable)',
     repeatable(parseShare),
-    [],
   )
   .option(
     '--port <name[,socket=PATH]>',
     'extra virtio-console port, optionally a Unix socket the host connects to (repeatable)',
     repeatable(parseConsolePort),
-    [],
   )
-  .option('--rng', 'virtio-rng entropy device fed by the host', false)
+  .option('--rng', 'virtio-rng entropy device fed by the host')
   .option(
     '--console <serial|virtio>',
     'the terminal is the UART (ttyS0) or a virtio console (hvc0: boot with --append console=hvc0)',

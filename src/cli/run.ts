@@ -16,11 +16,11 @@ export interface RunOptions {
   smp: number;
   bios: string;
   dumpDtb?: string;
-  disk: DiskSpec[];
-  net: NetSpec[];
-  share: ShareSpec[];
-  port: ConsolePortSpec[];
-  rng: boolean;
+  disk?: DiskSpec[];
+  net?: NetSpec[];
+  share?: ShareSpec[];
+  port?: ConsolePortSpec[];
+  rng?: boolean;
   /** Which device the terminal is: the 16550 UART (ttyS0) or a virtio console (hvc0). */
   console: 'serial' | 'virtio';
   /** Where the default guest lives (used when no kernel is given). */
@@ -76,12 +76,12 @@ export async function runVm(options: RunOptions): Promise<number> {
   try {
     const virtio = await createVirtioDevices(
       {
-        disks: options.disk,
-        nets: options.net,
-        shares: options.share,
+        disks: options.disk ?? [],
+        nets: options.net ?? [],
+        shares: options.share ?? [],
         consolePort: terminalPort,
-        ports: options.port,
-        rng: options.rng,
+        ports: options.port ?? [],
+        rng: options.rng ?? false,
       },
       new SwitchRegistry(),
     );
