@@ -7,7 +7,9 @@ import { Command, InvalidArgumentError } from 'commander';
 import { FlagError, parseConsolePort, parseDisk, parseNet, parseShare } from './device-flags.js';
 import { type RunOptions, runVm } from './run.js';
 import { runElf } from './run-elf.js';
+import { registerServe } from './serve.js';
 import { parseCount, parseSize } from './sizes.js';
+import { registerVmCommands } from './vm-commands.js';
 
 function option<T>(parse: (text: string, what: string) => T, what: string) {
   return (text: string): T => {
@@ -140,5 +142,8 @@ program
       stats: true,
     });
   });
+
+registerServe(program);
+registerVmCommands(program);
 
 await program.parseAsync();

@@ -14,7 +14,7 @@ import { VirtioNet } from '../machine/devices/virtio/net.js';
 import { VirtioRng } from '../machine/devices/virtio/rng.js';
 import type { NetBackend } from '../net/net-backend.js';
 import { connectStream, listenStream } from '../net/stream-socket.js';
-import type { SwitchRegistry } from '../net/virtual-switch.js';
+import type { BlockBackend } from '../storage/block-backend.js';
 import { openRawDisk } from '../storage/raw-file.js';
 import { SharedFolder } from '../storage/shared-folder.js';
 import { nullPort, unixSocketPort } from './console-ports.js';
@@ -39,6 +39,23 @@ export interface DeviceFlags {
 
 export class DeviceSetupError extends Error {}
 
+/**
+ * Where `switch=NAME` NICs plug in: an in-process SwitchRegistry for `typervisor run`; the VM manager's
+ * runners pass ports that reach the daemon's switches over a socket.
+ */
+export interface SwitchPorts {
+  get(name: string): { connect(label: string): NetBackend };
+}
+
+/**
+ * Optional layers between a device and its backend (the VM manager's rate limiters): each gets the
+ * opened backend and returns the one the device uses, which must close the original when closed.
+ */
+export interface BackendWrappers {
+  disk?: (backend: BlockBackend) => BlockBackend;
+  net?: (backend: NetBackend) => NetBackend;
+}
+
 async function attempt<T>(what: string, open: () => Promise<T>): Promise<T> {
   try {
     return await open();
@@ -53,7 +70,8 @@ async function attempt<T>(what: string, open: () => Promise<T>): Promise<T> {
  */
 export async function createVirtioDevices(
   flags: DeviceFlags,
-  switches: SwitchRegistry,
+  switches: SwitchPorts,
+  wrap: BackendWrappers = {},
 ): Promise<VirtioDevice[]> {
   const devices: VirtioDevice[] = [];
   const opened: { close(): Promise<void> }[] = [];
@@ -61,7 +79,7 @@ export async function createVirtioDevices(
     for (const disk of flags.disks) {
       const backend = await attempt('--disk', () => openRawDisk(disk.path, { readOnly: disk.readOnly }));
       opened.push(backend);
-      devices.push(new VirtioBlk(backend, { serial: disk.serial }));
+      devices.push(new VirtioBlk(wrap.disk ? wrap.disk(backend) : backend, { serial: disk.serial }));
     }
     for (const net of flags.nets) {
       const a = net.attachment;
@@ -70,7 +88,7 @@ export async function createVirtioDevices(
       else if (a.type === 'connect') backend = await attempt('--net', () => connectStream(a.host, a.port));
       else backend = await attempt('--net', () => listenStream(a.host, a.port));
       opened.push(backend);
-      devices.push(new VirtioNet(backend, { mac: net.mac ?? randomMac() }));
+      devices.push(new VirtioNet(wrap.net ? wrap.net(backend) : backend, { mac: net.mac ?? randomMac() }));
     }
     for (const share of flags.shares) {
       const folder = await attempt('--share', () =>

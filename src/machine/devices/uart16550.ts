@@ -11,6 +11,10 @@
  * - RX interrupts are level-derived from the FIFO: "data available" (IIR 0x04) at or above the trigger
  *   level, "character timeout" (0x0C) below it. Real hardware raises the timeout after four character
  *   times; raising it at once is what software sees from a host that types slower than that.
+ * - A host break (receiveBreak) arrives as a real 16550 delivers one: a NUL character in the FIFO whose
+ *   entry carries the break flag; LSR.BI shows (and raises the line-status interrupt) when that entry
+ *   reaches the top of the FIFO, and clears when LSR is read. Linux's 8250 driver then treats the next
+ *   character as a Magic SysRq command, which is how the VMM asks a guest to power off.
  */
 import type { InterruptLine } from '../irq.js';
 import type { MmioDevice } from './device.js';
@@ -31,7 +35,9 @@ export interface UartState {
   dlm: number;
   rbr: number;
   thrPending: boolean;
+  /** Received characters, oldest first; BREAK_ENTRY (0x100) marks a break condition's NUL. */
   rx: number[];
+  /** Host input waiting for room in the FIFO, encoded as `rx`. */
   hostQueue: number[];
   txPending: number[];
 }
@@ -87,6 +93,11 @@ const MSR_TERI = 0x04;
 const MSR_IDLE = MSR_DCD | MSR_DSR | MSR_CTS;
 
 const FIFO_SIZE = 16;
+/**
+ * A FIFO entry's break flag, above the character's 8 bits: real 16550s keep the error bits (PE, FE, BI)
+ * per FIFO entry and report them when the entry reaches the top. Only BI can happen here.
+ */
+export const BREAK_ENTRY = 0x100;
 const TX_BUFFER = 4096;
 const TRIGGER_LEVELS = [1, 4, 8, 14];
 
@@ -114,11 +125,11 @@ export class Uart16550 implements MmioDevice {
   private thrPending = false;
   private irqLevel = false;
 
-  private readonly rx = new Uint8Array(FIFO_SIZE);
+  private readonly rx = new Uint16Array(FIFO_SIZE);
   private rxHead = 0;
   private rxCount = 0;
 
-  private hostQueue = new Uint8Array(256);
+  private hostQueue = new Uint16Array(256);
   private hostHead = 0;
   private hostCount = 0;
 
@@ -150,7 +161,7 @@ export class Uart16550 implements MmioDevice {
     if (need > this.hostQueue.length) {
       let capacity = this.hostQueue.length * 2;
       while (capacity < need) capacity *= 2;
-      const grown = new Uint8Array(capacity);
+      const grown = new Uint16Array(capacity);
       for (let i = 0; i < this.hostCount; i++)
         grown[i] = this.hostQueue[(this.hostHead + i) % this.hostQueue.length];
       this.hostQueue = grown;
@@ -164,6 +175,20 @@ export class Uart16550 implements MmioDevice {
     }
     this.hostCount = need;
     this.refill();
+    this.updateIrq();
+  }
+
+  /**
+   * A break condition on the receive line (the host's serial BREAK): one NUL character flagged as a
+   * break, in order with the typed input around it.
+   */
+  receiveBreak(): void {
+    this.receive(Uint8Array.of(0));
+    const q = this.hostQueue;
+    // receive() may already have moved the NUL into the FIFO; flag it wherever it is now.
+    if (this.hostCount > 0) q[(this.hostHead + this.hostCount - 1) % q.length] |= BREAK_ENTRY;
+    else this.rx[(this.rxHead + this.rxCount - 1) & (FIFO_SIZE - 1)] |= BREAK_ENTRY;
+    this.surfaceBreak();
     this.updateIrq();
   }
 
@@ -323,13 +348,26 @@ export class Uart16550 implements MmioDevice {
 
   private readRbr(): number {
     if (this.rxCount > 0) {
-      this.rbr = this.rx[this.rxHead];
+      this.rbr = this.rx[this.rxHead] & 0xff;
       this.rxHead = (this.rxHead + 1) & (FIFO_SIZE - 1);
       this.rxCount--;
       this.refill();
+      this.surfaceBreak();
       this.updateIrq();
     }
     return this.rbr;
+  }
+
+  /**
+   * A break entry at the top of the FIFO shows in LSR.BI. The flag moves from the entry into LSR, so it
+   * is reported once: reading LSR clears it, as on the 16550A, while the NUL stays to be read from RBR.
+   */
+  private surfaceBreak(): void {
+    if (this.rxCount === 0) return;
+    const top = this.rx[this.rxHead];
+    if ((top & BREAK_ENTRY) === 0) return;
+    this.rx[this.rxHead] = top & 0xff;
+    this.lsrErrors |= LSR_BI;
   }
 
   /** The receiver's capacity: the FIFO, or the single RBR in 16450 mode. */
@@ -357,6 +395,7 @@ export class Uart16550 implements MmioDevice {
       this.hostHead = this.hostHead + 1 === q.length ? 0 : this.hostHead + 1;
       this.hostCount--;
     }
+    this.surfaceBreak();
   }
 
   /** IIR bits 3..0: the highest-priority enabled condition (line status, RX, THRE, modem status). */
@@ -419,11 +458,11 @@ export class Uart16550 implements MmioDevice {
     this.dlm = state.dlm & 0xff;
     this.rbr = state.rbr & 0xff;
     this.thrPending = state.thrPending;
-    this.rx.set(state.rx);
+    this.rx.set(state.rx.map((v) => v & (BREAK_ENTRY | 0xff)));
     this.rxHead = 0;
     this.rxCount = state.rx.length;
-    this.hostQueue = new Uint8Array(Math.max(256, state.hostQueue.length));
-    this.hostQueue.set(state.hostQueue);
+    this.hostQueue = new Uint16Array(Math.max(256, state.hostQueue.length));
+    this.hostQueue.set(state.hostQueue.map((v) => v & (BREAK_ENTRY | 0xff)));
     this.hostHead = 0;
     this.hostCount = state.hostQueue.length;
     this.tx.set(state.txPending);

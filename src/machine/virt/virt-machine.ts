@@ -95,6 +95,15 @@ export class VirtMachine {
   private booted = false;
   private readonly output: Uint8Array[] = [];
   private wake: (() => void) | null = null;
+  private paused = false;
+  /** Share of one host core the run loop may keep busy (0 < quota <= 1): see setCpuQuota. */
+  private quota = 1;
+  /** Milliseconds the run loop still owes the host under the CPU quota. */
+  private quotaDebtMs = 0;
+  /** Guest instructions retired by every hart since the machine was built (resets included). */
+  instructions = 0;
+  /** Host milliseconds spent executing guest slices: the vCPU's own CPU time, without idle sleeps. */
+  busyMs = 0;
   /** Console bytes for the host (the terminal); called after every slice that produced output. */
   onOutput: (bytes: Uint8Array) => void = () => {};
   /** Device errors a guest caused (a malformed virtqueue, say): for the user, not for the guest. */
@@ -301,6 +310,53 @@ export class VirtMachine {
     for (const h of this.harts) h.yieldRequested = true;
   }
 
+  /**
+   * Stops executing the guest until resume(): the run loop waits on a promise, so a paused VM costs no
+   * host CPU. Devices keep their state; host I/O already in flight still completes into guest RAM.
+   * The guest's clock follows the host's, so after a resume the guest sees time jump (timers fire late),
+   * which Linux tolerates.
+   */
+  pause(): void {
+    if (this.paused || this.exit !== null) return;
+    this.paused = true;
+    for (const h of this.harts) h.yieldRequested = true;
+    this.wake?.();
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.wake?.();
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /**
+   * Limits the vCPU to `percent` of one host core (1..100). After each busy slice the run loop sleeps
+   * long enough that busy time / wall time stays at the quota; an idle guest (wfi) sleeps anyway and
+   * its idle time pays the debt, so it is not slowed down.
+   */
+  setCpuQuota(percent: number): void {
+    if (!(percent >= 1 && percent <= 100)) throw new RangeError(`cpu quota ${percent}% is not in 1..100`);
+    this.quota = percent / 100;
+    if (this.quota === 1) this.quotaDebtMs = 0;
+  }
+
+  /** A BREAK on the serial line (then the next character is a Magic SysRq key for a Linux guest). */
+  sendBreak(): void {
+    this.uart.receiveBreak();
+    for (const h of this.harts) h.waiting = false;
+    this.wake?.();
+  }
+
+  /** The reset button: the board reloads its images and restarts the harts at the next slice boundary. */
+  reset(): void {
+    this.requestReset();
+    this.wake?.();
+  }
+
   /** Asks the run loop to stop (as if the power were pulled). */
   powerOff(): void {
     this.stop({ kind: 'stopped' });
@@ -367,14 +423,14 @@ export class VirtMachine {
         h.checkInterrupts();
         if (h.waiting) continue;
         busy = true;
-        h.run(BATCH);
+        this.instructions += h.run(BATCH);
       }
       if (this.resetRequested) {
         this.resetRequested = false;
         this.loadAndReset();
         for (let i = 0; i < this.running.length; i++) this.running[i] = i === 0;
       }
-      if (this.exit !== null || !busy) return !busy;
+      if (this.exit !== null || !busy || this.paused) return !busy;
       if (performance.now() >= end) return false;
     }
   }
@@ -389,26 +445,54 @@ export class VirtMachine {
     return Math.min(ms, MAX_SLEEP_MS);
   }
 
+  /** Sleeps up to `ms` (forever when not finite) or until something calls wake. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = Number.isFinite(ms)
+        ? setTimeout(() => {
+            this.wake = null;
+            resolve();
+          }, ms)
+        : undefined;
+      this.wake = () => {
+        clearTimeout(timer);
+        this.wake = null;
+        resolve();
+      };
+    });
+  }
+
   /** Runs the guest until it powers off, fails fatally, or powerOff() is called. */
   async run(): Promise<MachineExit> {
     while (this.exit === null) {
+      if (this.paused) {
+        // Nothing runs and no timer is armed: only resume() or powerOff() wakes the loop.
+        this.flushOutput();
+        await this.sleep(Number.POSITIVE_INFINITY);
+        continue;
+      }
+      const sliceStart = performance.now();
       const idle = this.runSlice();
+      const busy = performance.now() - sliceStart;
+      this.busyMs += busy;
       this.flushOutput();
       if (this.exit !== null) break;
+      if (this.quota < 1) this.quotaDebtMs += (busy * (1 - this.quota)) / this.quota;
       if (idle) {
         const ms = this.idleMs();
         if (ms > 0) {
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(() => {
-              this.wake = null;
-              resolve();
-            }, ms);
-            this.wake = () => {
-              clearTimeout(timer);
-              this.wake = null;
-              resolve();
-            };
-          });
+          const before = performance.now();
+          await this.sleep(ms);
+          // Time spent idle counts as time off the CPU.
+          this.quotaDebtMs = Math.max(0, this.quotaDebtMs - (performance.now() - before));
+        }
+      } else if (this.quotaDebtMs >= 1) {
+        // The whole debt is slept off even when device kicks or console input wake the loop early (their
+        // interrupts are taken in the next slice): otherwise a guest could buy CPU time by causing I/O.
+        while (this.quotaDebtMs >= 1 && this.exit === null && !this.paused) {
+          const before = performance.now();
+          await this.sleep(this.quotaDebtMs);
+          this.quotaDebtMs = Math.max(0, this.quotaDebtMs - (performance.now() - before));
         }
       } else {
         await new Promise<void>((resolve) => setImmediate(resolve));

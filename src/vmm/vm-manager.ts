@@ -1,0 +1,725 @@
+/**
+ * The VM manager: the registry of VM definitions, each VM's lifecycle, and one isolated runner per
+ * running VM (runner-handle.ts). It is what the daemon's REST API and the CLI drive (VmManagerApi).
+ *
+ * Lifecycle: stopped → starting → running ⇄ paused; running/paused → stopping → stopped; any state →
+ * crashed (with a reason). How a runner's life ended is decided by whoever saw it first (the guest
+ * powering off, stop(), a kernel panic in the console, the memory cap, the runner dying) and recorded
+ * in `ending`; the runner's exit then makes it the VM's state. Nothing a guest or a runner does is
+ * allowed to throw in the manager: runners are separate processes or threads, and every message from
+ * them is handled defensively.
+ */
+import { existsSync } from 'node:fs';
+import { totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { formatMac, parseMac, randomMac } from '../cli/device-flags.js';
+import { type RunnerHandle, spawnRunner } from './runner-handle.js';
+import type { FromRunner, RunnerConfig } from './runner-protocol.js';
+import { SwitchHub } from './switch-hub.js';
+import {
+  type VmEvent,
+  type VmInfo,
+  type VmManagerApi,
+  type VmMetrics,
+  VmmError,
+  type VmSpec,
+  type VmState,
+} from './types.js';
+import { VmStore } from './vm-store.js';
+
+const MiB = 2 ** 20;
+const NAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
+const SWITCH_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+const CONSOLE_RING_BYTES = 256 * 1024;
+const EVENT_RING = 1000;
+const DEFAULT_OVERHEAD = 64 * MiB;
+/** stop(): how long a runner may take to close its devices after being asked, before SIGKILL. */
+const STOP_GRACE_MS = 2000;
+/** A runner that has not built its machine by then is stuck (it normally takes well under a second). */
+const START_TIMEOUT_MS = 60_000;
+const MEMORY_POLL_MS = 1000;
+/** Between the SysRq keys of a graceful shutdown: sync and remount run as kernel work, not at once. */
+const SYSRQ_STEP_MS = 1000;
+/** The line Linux prints when it panics (kernel/panic.c); the VM is stopped with it as the reason. */
+const PANIC_MARK = 'Kernel panic - not syncing';
+/** How long to wait for the end of the panic line once its start has been seen. */
+const PANIC_LINE_MS = 500;
+
+const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const DEFAULT_KERNEL = join(REPO_ROOT, 'images', 'linux', 'Image.gz');
+export const DEFAULT_INITRD = join(REPO_ROOT, 'images', 'linux', 'initramfs.cpio.gz');
+
+export interface VmManagerOptions {
+  dataDir: string;
+  /** Host memory VMs may take in all (guest RAM + per-VM overhead); default 75% of the host's RAM. */
+  memoryBudgetBytes?: number;
+  /** What a runner needs besides guest RAM (Node, the interpreter's caches); default 64 MiB. */
+  perVmOverheadBytes?: number;
+  /** Structured log lines for the daemon's log. */
+  log?: (line: object) => void;
+}
+
+/** The last `capacity` bytes written, as a circular buffer. */
+class ByteRing {
+  private readonly buffer: Uint8Array;
+  private start = 0;
+  private length = 0;
+
+  constructor(capacity: number) {
+    this.buffer = new Uint8Array(capacity);
+  }
+
+  push(bytes: Uint8Array): void {
+    const cap = this.buffer.length;
+    const src = bytes.length > cap ? bytes.subarray(bytes.length - cap) : bytes;
+    let end = (this.start + this.length) % cap;
+    const first = Math.min(src.length, cap - end);
+    this.buffer.set(src.subarray(0, first), end);
+    this.buffer.set(src.subarray(first), 0);
+    end = (end + src.length) % cap;
+    const total = this.length + src.length;
+    if (total > cap) {
+      this.start = end;
+      this.length = cap;
+    } else {
+      this.length = total;
+    }
+  }
+
+  contents(): Uint8Array {
+    const out = new Uint8Array(this.length);
+    const cap = this.buffer.length;
+    const first = Math.min(this.length, cap - this.start);
+    out.set(this.buffer.subarray(this.start, this.start + first));
+    out.set(this.buffer.subarray(0, this.length - first), first);
+    return out;
+  }
+}
+
+interface Ending {
+  state: 'stopped' | 'crashed';
+  reason: string;
+}
+
+interface Vm {
+  spec: VmSpec;
+  state: VmState;
+  reason?: string;
+  startedAt?: number;
+  runner: RunnerHandle | null;
+  pid?: number;
+  metrics?: VmMetrics;
+  console: ByteRing;
+  listeners: Set<(bytes: Uint8Array) => void>;
+  /** Recent console text, to spot a kernel panic split across output chunks. */
+  tail: string;
+  ending: Ending | null;
+  /** Resolved when the current runner has started (or failed to) and when it is gone. */
+  waiters: { started: (() => void)[]; gone: (() => void)[] };
+  timers: Set<ReturnType<typeof setTimeout>>;
+}
+
+function copySpec(spec: VmSpec): VmSpec {
+  return structuredClone(spec);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export class VmManager implements VmManagerApi {
+  readonly dataDir: string;
+  private readonly budgetBytes: number;
+  private readonly overhead: number;
+  private readonly logLine: (line: object) => void;
+  private readonly store: VmStore;
+  private readonly hub: SwitchHub;
+  private readonly vms = new Map<string, Vm>();
+  private readonly eventRing: VmEvent[] = [];
+  private eventSeq = 0;
+  private readonly eventListeners = new Set<(event: VmEvent) => void>();
+  private memoryPoll: ReturnType<typeof setInterval> | null = null;
+  private closed = false;
+
+  private constructor(options: VmManagerOptions) {
+    this.dataDir = resolve(options.dataDir);
+    this.budgetBytes = options.memoryBudgetBytes ?? Math.floor(totalmem() * 0.75);
+    this.overhead = options.perVmOverheadBytes ?? DEFAULT_OVERHEAD;
+    this.logLine = options.log ?? (() => {});
+    this.store = new VmStore(this.dataDir);
+    this.hub = new SwitchHub(join(this.dataDir, 'switches'), (message) => this.log({ message }));
+  }
+
+  /** Loads the stored definitions and starts the VMs marked autostart. */
+  static async open(options: VmManagerOptions): Promise<VmManager> {
+    const manager = new VmManager(options);
+    await manager.store.init();
+    const specs = await manager.store.load((file, error) =>
+      manager.log({ level: 'warn', message: `ignoring VM definition ${file}: ${error}` }),
+    );
+    for (const spec of specs) {
+      const vm = manager.newVm(spec);
+      // A definition edited by hand may lack MACs: fill them in once, so they stay stable from now on.
+      if ((spec.nics ?? []).some((n) => !n.mac)) {
+        manager.fillMacs(vm.spec);
+        await manager.store.save(vm.spec);
+      }
+      manager.vms.set(spec.name, vm);
+    }
+    manager.memoryPoll = setInterval(() => manager.pollMemory(), MEMORY_POLL_MS);
+    manager.memoryPoll.unref();
+    const autostart = [...manager.vms.values()].filter((vm) => vm.spec.autostart);
+    await Promise.all(
+      autostart.map((vm) =>
+        manager
+          .start(vm.spec.name)
+          .catch((e: Error) =>
+            manager.log({ level: 'error', vm: vm.spec.name, message: `autostart: ${e.message}` }),
+          ),
+      ),
+    );
+    return manager;
+  }
+
+  private log(line: Record<string, unknown>): void {
+    try {
+      this.logLine({ time: new Date().toISOString(), ...line });
+    } catch {}
+  }
+
+  private newVm(spec: VmSpec): Vm {
+    return {
+      spec,
+      state: 'stopped',
+      runner: null,
+      console: new ByteRing(CONSOLE_RING_BYTES),
+      listeners: new Set(),
+      tail: '',
+      ending: null,
+      waiters: { started: [], gone: [] },
+      timers: new Set(),
+    };
+  }
+
+  private find(name: string): Vm {
+    const vm = this.vms.get(name);
+    if (!vm) throw new VmmError(404, `no VM named '${name}'`);
+    return vm;
+  }
+
+  private info(vm: Vm): VmInfo {
+    const live = vm.state === 'running' || vm.state === 'paused' || vm.state === 'stopping';
+    const info: VmInfo = { spec: copySpec(vm.spec), state: vm.state };
+    if (vm.reason !== undefined) info.reason = vm.reason;
+    if (live && vm.startedAt !== undefined) {
+      info.startedAt = new Date(vm.startedAt).toISOString();
+      info.uptimeSeconds = Math.round((Date.now() - vm.startedAt) / 1000);
+    }
+    if (vm.runner && vm.pid !== undefined) info.pid = vm.pid;
+    if (vm.metrics) info.metrics = { ...vm.metrics };
+    return info;
+  }
+
+  private event(vm: string, type: string, detail?: string): void {
+    const event: VmEvent & { seq: number } = {
+      seq: ++this.eventSeq,
+      time: new Date().toISOString(),
+      vm,
+      type,
+      ...(detail === undefined ? {} : { detail }),
+    };
+    this.eventRing.push(event);
+    if (this.eventRing.length > EVENT_RING) this.eventRing.shift();
+    this.log({ vm, event: type, ...(detail === undefined ? {} : { detail }) });
+    for (const listener of this.eventListeners) {
+      try {
+        listener(event);
+      } catch (e) {
+        this.log({ level: 'error', message: `event listener: ${(e as Error).message}` });
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Definitions.
+
+  list(): VmInfo[] {
+    return [...this.vms.values()].map((vm) => this.info(vm));
+  }
+
+  get(name: string): VmInfo {
+    return this.info(this.find(name));
+  }
+
+  budget(): { totalBytes: number; usedBytes: number; perVmOverheadBytes: number } {
+    let used = 0;
+    for (const vm of this.vms.values()) used += this.footprint(vm.spec);
+    return { totalBytes: this.budgetBytes, usedBytes: used, perVmOverheadBytes: this.overhead };
+  }
+
+  private footprint(spec: VmSpec): number {
+    return spec.memoryMiB * MiB + this.overhead;
+  }
+
+  /** Checks what the JSON Schema cannot (or what a caller skipping the API may get wrong): 400. */
+  private normalize(input: VmSpec): VmSpec {
+    const bad = (message: string): never => {
+      throw new VmmError(400, message);
+    };
+    if (typeof input !== 'object' || input === null) bad('the VM definition must be an object');
+    const spec = copySpec(input);
+    if (typeof spec.name !== 'string' || !NAME.test(spec.name))
+      bad(`name: '${spec.name}' must match [a-z0-9][a-z0-9_.-]{0,62}`);
+    spec.vcpus ??= 1;
+    // The board runs one hart today; SMP comes with shared RAM between harts.
+    if (spec.vcpus !== 1) bad(`vcpus: ${spec.vcpus} is not supported (only 1 vCPU)`);
+    if (!Number.isInteger(spec.memoryMiB) || spec.memoryMiB < 16 || spec.memoryMiB > 2048)
+      bad(`memoryMiB: ${spec.memoryMiB} is not a whole number in 16..2048`);
+    if (typeof spec.boot !== 'object' || spec.boot === null) bad('boot: must be an object');
+    const limits = spec.limits ?? {};
+    if (limits.cpuPercent !== undefined && !(limits.cpuPercent >= 1 && limits.cpuPercent <= 100))
+      bad(`limits.cpuPercent: ${limits.cpuPercent} is not in 1..100`);
+    for (const key of ['diskBytesPerSecond', 'netBytesPerSecond'] as const) {
+      const v = limits[key];
+      if (v !== undefined && !(Number.isFinite(v) && v > 0))
+        bad(`limits.${key}: ${v} is not a positive number`);
+    }
+    if (spec.runner !== undefined && spec.runner !== 'process' && spec.runner !== 'thread')
+      bad(`runner: '${spec.runner}' is neither 'process' nor 'thread'`);
+    for (const [i, nic] of (spec.nics ?? []).entries()) {
+      if (typeof nic.switch !== 'string' || !SWITCH_NAME.test(nic.switch))
+        bad(`nics[${i}].switch: must be 1..64 of A-Z a-z 0-9 _ . -`);
+      if (nic.mac !== undefined) {
+        try {
+          nic.mac = formatMac(parseMac(nic.mac, `nics[${i}]`));
+        } catch (e) {
+          bad((e as Error).message);
+        }
+      }
+    }
+    for (const [i, share] of (spec.shares ?? []).entries()) {
+      if (typeof share.tag !== 'string' || !/^[\x21-\x7e]{1,64}$/.test(share.tag))
+        bad(`shares[${i}].tag: must be 1..64 printable characters without spaces`);
+    }
+    // Paths are kept absolute: the daemon's working directory is not the client's.
+    const boot = spec.boot;
+    if (boot.kernel !== undefined) boot.kernel = resolve(boot.kernel);
+    if (boot.initrd !== undefined) boot.initrd = resolve(boot.initrd);
+    if (boot.firmware !== undefined && boot.firmware !== 'builtin' && boot.firmware !== 'none')
+      boot.firmware = resolve(boot.firmware);
+    for (const d of spec.disks ?? []) d.path = resolve(d.path);
+    for (const s of spec.shares ?? []) s.path = resolve(s.path);
+    return spec;
+  }
+
+  /** 422 naming the first field whose file is missing. */
+  private checkFiles(spec: VmSpec): void {
+    const need = (field: string, path: string | undefined): void => {
+      if (path !== undefined && !existsSync(path)) throw new VmmError(422, `${field}: ${path}: no such file`);
+    };
+    need('boot.kernel', spec.boot.kernel);
+    need('boot.initrd', spec.boot.initrd);
+    const fw = spec.boot.firmware;
+    if (fw !== undefined && fw !== 'builtin' && fw !== 'none') need('boot.firmware', fw);
+    if (spec.boot.kernel === undefined && fw !== 'none') {
+      need('boot.kernel (the bundled guest)', DEFAULT_KERNEL);
+      need('boot.initrd (the bundled guest)', DEFAULT_INITRD);
+    }
+    for (const [i, d] of (spec.disks ?? []).entries()) need(`disks[${i}].path`, d.path);
+    for (const [i, s] of (spec.shares ?? []).entries()) need(`shares[${i}].path`, s.path);
+  }
+
+  private fillMacs(spec: VmSpec): void {
+    for (const nic of spec.nics ?? []) nic.mac ??= formatMac(randomMac());
+  }
+
+  async create(input: VmSpec): Promise<VmInfo> {
+    this.checkOpen();
+    const spec = this.normalize(input);
+    if (this.vms.has(spec.name)) throw new VmmError(409, `a VM named '${spec.name}' already exists`);
+    this.checkFiles(spec);
+    const { totalBytes, usedBytes } = this.budget();
+    const need = this.footprint(spec);
+    if (usedBytes + need > totalBytes) {
+      throw new VmmError(
+        507,
+        `memory budget exceeded: ${spec.name} needs ${Math.ceil(need / MiB)} MiB (guest RAM + ` +
+          `${Math.round(this.overhead / MiB)} MiB overhead) and only ${Math.floor((totalBytes - usedBytes) / MiB)} ` +
+          `MiB of the ${Math.floor(totalBytes / MiB)} MiB budget are left`,
+      );
+    }
+    // Generated MACs are part of the definition: a VM keeps its address across restarts.
+    this.fillMacs(spec);
+    const vm = this.newVm(spec);
+    // Claimed before the write, so that a concurrent create of the same name gets its 409.
+    this.vms.set(spec.name, vm);
+    try {
+      await this.store.save(spec);
+    } catch (e) {
+      this.vms.delete(spec.name);
+      throw e;
+    }
+    this.event(spec.name, 'created');
+    return this.info(vm);
+  }
+
+  async delete(name: string): Promise<void> {
+    const vm = this.find(name);
+    if (vm.state !== 'stopped' && vm.state !== 'crashed')
+      throw new VmmError(409, `${name} is ${vm.state}; stop it before deleting it`);
+    // Only the definition goes: disk images and shared folders belong to the user.
+    await this.store.remove(name);
+    this.vms.delete(name);
+    for (const listener of vm.listeners) vm.listeners.delete(listener);
+    this.event(name, 'deleted');
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Lifecycle.
+
+  async start(name: string): Promise<VmInfo> {
+    this.checkOpen();
+    const vm = this.find(name);
+    if (vm.state !== 'stopped' && vm.state !== 'crashed')
+      throw new VmmError(409, `${name} is ${vm.state}, not stopped`);
+    this.checkFiles(vm.spec);
+    vm.state = 'starting';
+    vm.reason = undefined;
+    vm.ending = null;
+    vm.metrics = undefined;
+    vm.tail = '';
+    vm.startedAt = undefined;
+    this.event(name, 'starting');
+    const switchSockets: Record<string, string> = {};
+    try {
+      for (const nic of vm.spec.nics ?? []) switchSockets[nic.switch] = await this.hub.ensure(nic.switch);
+    } catch (e) {
+      this.settle(vm, { state: 'crashed', reason: `cannot start: switch: ${(e as Error).message}` });
+      return this.info(vm);
+    }
+    if (vm.state !== 'starting') return this.info(vm);
+    let runner: RunnerHandle;
+    try {
+      runner = spawnRunner(vm.spec.runner ?? 'process', (message) => this.log({ vm: name, runner: message }));
+    } catch (e) {
+      this.settle(vm, { state: 'crashed', reason: `cannot start a runner: ${(e as Error).message}` });
+      return this.info(vm);
+    }
+    vm.runner = runner;
+    vm.pid = runner.pid;
+    runner.onMessage = (m) => {
+      try {
+        this.fromRunner(vm, runner, m);
+      } catch (e) {
+        this.log({ level: 'error', vm: name, message: `bad runner message: ${(e as Error).message}` });
+      }
+    };
+    runner.onExit = (description) => this.runnerGone(vm, runner, description);
+    const config: RunnerConfig = {
+      spec: copySpec(vm.spec),
+      defaultKernel: DEFAULT_KERNEL,
+      defaultInitrd: DEFAULT_INITRD,
+      switchSockets,
+    };
+    const started = new Promise<void>((r) => vm.waiters.started.push(r));
+    runner.send({ type: 'start', config });
+    const timeout = this.timer(vm, START_TIMEOUT_MS, () => {
+      if (vm.runner !== runner || vm.state !== 'starting') return;
+      this.decide(vm, {
+        state: 'crashed',
+        reason: `runner did not start within ${START_TIMEOUT_MS / 1000} s`,
+      });
+      runner.kill();
+    });
+    await started;
+    this.clearTimer(vm, timeout);
+    return this.info(vm);
+  }
+
+  async pause(name: string): Promise<VmInfo> {
+    const vm = this.find(name);
+    if (vm.state !== 'running') throw new VmmError(409, `${name} is ${vm.state}, not running`);
+    vm.runner?.send({ type: 'pause' });
+    vm.state = 'paused';
+    this.event(name, 'paused');
+    return this.info(vm);
+  }
+
+  async resume(name: string): Promise<VmInfo> {
+    const vm = this.find(name);
+    if (vm.state !== 'paused') throw new VmmError(409, `${name} is ${vm.state}, not paused`);
+    vm.runner?.send({ type: 'resume' });
+    vm.state = 'running';
+    this.event(name, 'resumed');
+    return this.info(vm);
+  }
+
+  async reset(name: string): Promise<VmInfo> {
+    const vm = this.find(name);
+    if (vm.state !== 'running' && vm.state !== 'paused')
+      throw new VmmError(409, `${name} is ${vm.state}, not running`);
+    vm.runner?.send({ type: 'reset' });
+    vm.tail = '';
+    this.event(name, 'reset');
+    return this.info(vm);
+  }
+
+  async stop(name: string): Promise<VmInfo> {
+    const vm = this.find(name);
+    if (!vm.runner) throw new VmmError(409, `${name} is ${vm.state}, not running`);
+    await this.pullPlug(vm, { state: 'stopped', reason: 'stopped: power pulled' });
+    return this.info(vm);
+  }
+
+  /**
+   * Asks the guest to power off as a person at the serial console would: BREAK + SysRq s (sync), u
+   * (remount read-only), o (power off). Stock Linux honours this on its serial console when
+   * CONFIG_MAGIC_SYSRQ_SERIAL is set (Debian's kernel and the bundled one). No guest agent, no ACPI.
+   */
+  async shutdown(name: string, timeoutSeconds = 30): Promise<VmInfo> {
+    const vm = this.find(name);
+    if (vm.state !== 'running' && vm.state !== 'paused')
+      throw new VmmError(409, `${name} is ${vm.state}, not running`);
+    const runner = vm.runner;
+    if (!runner) throw new VmmError(409, `${name} has no runner`);
+    if (vm.state === 'paused') runner.send({ type: 'resume' });
+    vm.state = 'stopping';
+    this.event(name, 'stopping', 'shutdown requested');
+    const gone = new Promise<void>((r) => vm.waiters.gone.push(r));
+    void (async () => {
+      for (const key of ['s', 'u', 'o']) {
+        if (vm.runner !== runner) return;
+        runner.send({ type: 'sysrq', key });
+        await sleep(SYSRQ_STEP_MS);
+      }
+    })();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = await Promise.race([
+      gone.then(() => false),
+      new Promise<boolean>((r) => {
+        timer = setTimeout(() => r(true), timeoutSeconds * 1000);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (timedOut && vm.runner === runner) {
+      await this.pullPlug(vm, {
+        state: 'stopped',
+        reason: `the guest did not power off within ${timeoutSeconds} s; forced stop`,
+      });
+    }
+    return this.info(vm);
+  }
+
+  /** Asks the runner to end (its devices finish in-flight I/O), then kills it after STOP_GRACE_MS. */
+  private async pullPlug(vm: Vm, ending: Ending): Promise<void> {
+    const runner = vm.runner;
+    if (!runner) return;
+    this.decide(vm, ending);
+    if (vm.state !== 'stopping') {
+      vm.state = 'stopping';
+      this.event(vm.spec.name, 'stopping');
+    }
+    const gone = new Promise<void>((r) => vm.waiters.gone.push(r));
+    runner.send({ type: 'poweroff' });
+    const kill = this.timer(vm, STOP_GRACE_MS, () => runner.kill());
+    await gone;
+    this.clearTimer(vm, kill);
+  }
+
+  /** The first decision about how a runner's life ends is the one recorded. */
+  private decide(vm: Vm, ending: Ending): void {
+    vm.ending ??= ending;
+  }
+
+  private fromRunner(vm: Vm, runner: RunnerHandle, m: FromRunner): void {
+    if (vm.runner !== runner || typeof m !== 'object' || m === null) return;
+    switch (m.type) {
+      case 'started':
+        if (vm.state === 'starting') {
+          vm.state = 'running';
+          vm.startedAt = Date.now();
+          if (typeof m.pid === 'number') vm.pid = m.pid;
+          this.event(vm.spec.name, 'started', vm.pid === undefined ? undefined : `pid ${vm.pid}`);
+        }
+        for (const w of vm.waiters.started.splice(0)) w();
+        return;
+      case 'output':
+        if (m.data instanceof Uint8Array) this.consoleOutput(vm, runner, m.data);
+        return;
+      case 'metrics': {
+        const metrics = { ...m.metrics };
+        const memory = runner.memory();
+        if (memory !== null) metrics.hostRssBytes = memory.rss;
+        vm.metrics = metrics;
+        return;
+      }
+      case 'log':
+        if (m.message) this.log({ vm: vm.spec.name, device: String(m.message) });
+        return;
+      case 'exit': {
+        const exit = m.exit;
+        if (exit.kind === 'poweroff')
+          this.decide(vm, { state: 'stopped', reason: `guest powered off (code ${exit.code})` });
+        else if (exit.kind === 'fatal')
+          this.decide(vm, { state: 'crashed', reason: `machine error: ${exit.message}` });
+        else this.decide(vm, { state: 'stopped', reason: 'stopped' });
+        return;
+      }
+      case 'error':
+        this.decide(vm, {
+          state: 'crashed',
+          reason: m.phase === 'setup' ? `cannot start: ${m.message}` : `runner error: ${m.message}`,
+        });
+        return;
+      default:
+        return;
+    }
+  }
+
+  private consoleOutput(vm: Vm, runner: RunnerHandle, data: Uint8Array): void {
+    vm.console.push(data);
+    for (const listener of vm.listeners) {
+      try {
+        listener(data);
+      } catch (e) {
+        this.log({ level: 'error', vm: vm.spec.name, message: `console listener: ${(e as Error).message}` });
+      }
+    }
+    if (vm.ending !== null) return;
+    vm.tail = (vm.tail + Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('latin1')).slice(
+      -4096,
+    );
+    const at = vm.tail.indexOf(PANIC_MARK);
+    if (at < 0) return;
+    const panicked = (): void => {
+      if (vm.runner !== runner || vm.ending !== null) return;
+      const rest = vm.tail.slice(at);
+      const line = rest.split(/\r?\n/)[0].trim();
+      // A panicked kernel only spins or waits for a reboot that never comes: nothing left to save.
+      void this.pullPlug(vm, { state: 'crashed', reason: `guest kernel panic: ${line}` });
+    };
+    // The reason is the whole line; its end may still be in the next chunk of output.
+    if (/\n/.test(vm.tail.slice(at))) panicked();
+    else this.timer(vm, PANIC_LINE_MS, panicked);
+  }
+
+  private runnerGone(vm: Vm, runner: RunnerHandle, description: string): void {
+    if (vm.runner !== runner) return;
+    this.settle(vm, vm.ending ?? { state: 'crashed', reason: description });
+  }
+
+  /** The runner is gone (or never came): the VM takes the state its ending says. */
+  private settle(vm: Vm, ending: Ending): void {
+    const runner = vm.runner;
+    vm.runner = null;
+    runner?.kill();
+    for (const t of vm.timers) clearTimeout(t);
+    vm.timers.clear();
+    vm.state = ending.state;
+    vm.reason = ending.reason;
+    vm.ending = null;
+    vm.pid = undefined;
+    vm.startedAt = undefined;
+    this.event(vm.spec.name, ending.state === 'crashed' ? 'crashed' : 'stopped', ending.reason);
+    for (const w of vm.waiters.started.splice(0)) w();
+    for (const w of vm.waiters.gone.splice(0)) w();
+  }
+
+  private timer(vm: Vm, ms: number, run: () => void): ReturnType<typeof setTimeout> {
+    const t = setTimeout(() => {
+      vm.timers.delete(t);
+      run();
+    }, ms);
+    vm.timers.add(t);
+    return t;
+  }
+
+  private clearTimer(vm: Vm, t: ReturnType<typeof setTimeout>): void {
+    clearTimeout(t);
+    vm.timers.delete(t);
+  }
+
+  /**
+   * A process runner may use guest RAM + the per-VM overhead in private memory (RSS without the shared
+   * node binary: see RunnerHandle.memory); beyond that it is killed, so that one VM cannot take the
+   * host's memory from the others. Thread runners share the daemon's memory and cannot be told apart
+   * (their guest RAM is a fixed allocation anyway).
+   */
+  private pollMemory(): void {
+    for (const vm of this.vms.values()) {
+      const runner = vm.runner;
+      if (runner?.kind !== 'process' || vm.ending !== null) continue;
+      const memory = runner.memory();
+      if (memory === null) continue;
+      if (vm.metrics) vm.metrics.hostRssBytes = memory.rss;
+      const cap = this.footprint(vm.spec);
+      if (memory.private > cap) {
+        this.decide(vm, {
+          state: 'crashed',
+          reason: `memory cap exceeded: the runner's private memory is ${Math.round(memory.private / MiB)} MiB, its cap ${Math.round(cap / MiB)} MiB (guest RAM + overhead)`,
+        });
+        runner.kill();
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Console and events.
+
+  logs(name: string): Uint8Array {
+    return this.find(name).console.contents();
+  }
+
+  attachConsole(
+    name: string,
+    onOutput: (bytes: Uint8Array) => void,
+  ): { input(bytes: Uint8Array): void; detach(): void } {
+    const vm = this.find(name);
+    const listener = (bytes: Uint8Array): void => onOutput(bytes);
+    vm.listeners.add(listener);
+    return {
+      input: (bytes: Uint8Array) => {
+        // A copy with its own buffer: a Buffer may be a view into an 8 KiB pool that would travel whole.
+        if (vm.runner && bytes.length > 0) vm.runner.send({ type: 'input', data: new Uint8Array(bytes) });
+      },
+      detach: () => {
+        vm.listeners.delete(listener);
+      },
+    };
+  }
+
+  /** Events with a sequence number above `since` (each event carries its `seq`); all kept ones without. */
+  events(since?: number): VmEvent[] {
+    const all = this.eventRing as (VmEvent & { seq: number })[];
+    return (since === undefined ? all : all.filter((e) => e.seq > since)).map((e) => ({ ...e }));
+  }
+
+  onEvent(listener: (event: VmEvent) => void): () => void {
+    this.eventListeners.add(listener);
+    return () => this.eventListeners.delete(listener);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private checkOpen(): void {
+    if (this.closed) throw new VmmError(409, 'the VM manager is closed');
+  }
+
+  /** The pid of a VM's runner process, for tests and diagnostics. */
+  runnerPid(name: string): number | undefined {
+    return this.find(name).runner?.pid;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.memoryPoll !== null) clearInterval(this.memoryPoll);
+    await Promise.all(
+      [...this.vms.values()]
+        .filter((vm) => vm.runner !== null)
+        .map((vm) => this.pullPlug(vm, { state: 'stopped', reason: 'stopped: the VM manager closed' })),
+    );
+    await this.hub.close();
+  }
+}
