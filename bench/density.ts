@@ -22,6 +22,8 @@ interface KindResult {
   vms: number;
   createToShellSeconds: number[];
   overheadMiBPerVm: number;
+  privateOverheadMiBPerVm: number;
+  guestResidentMiBPerVm: number;
   rssMiBPerVm: number;
   idleCpuPercentPerVm: number;
 }
@@ -35,6 +37,38 @@ function rssOf(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/** Private memory (anonymous + shared-memory pages) of a process: what it alone costs the host. */
+function privateOf(pid: number): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const anon = Number(/RssAnon:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
+    const shmem = Number(/RssShmem:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
+    return (anon + shmem) * 1024;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Resident bytes of guest RAM in a process: each VM's state and RAM is one WebAssembly.Memory, an
+ * anonymous mapping of guest RAM + 64 KiB (registers, TLB, CSRs), found by its size in /proc/PID/smaps.
+ */
+function guestResidentOf(pid: number): number {
+  const wanted = GUEST_MIB * 1024 + 64;
+  let total = 0;
+  let size = -1;
+  try {
+    for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+      if (line.startsWith('Size:')) size = Number(line.split(/\s+/)[1]);
+      else if (line.startsWith('Rss:') && size === wanted) total += Number(line.split(/\s+/)[1]) * 1024;
+      else if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) size = -1;
+    }
+  } catch {
+    return 0;
+  }
+  return total;
 }
 
 function cpuSecondsOf(pid: number): number {
@@ -70,6 +104,7 @@ async function measure(kind: 'process' | 'thread', count: number, idleSeconds: n
   const dataDir = mkdtempSync(join(tmpdir(), `typervisor-density-${kind}-`));
   const manager = await VmManager.open({ dataDir, memoryBudgetBytes: totalmem() });
   const rssBefore = rssOf(process.pid);
+  const privateBefore = privateOf(process.pid);
   const times: number[] = [];
   try {
     for (let i = 0; i < count; i++) {
@@ -100,19 +135,27 @@ async function measure(kind: 'process' | 'thread', count: number, idleSeconds: n
     const cpu1 =
       kind === 'process' ? pids.reduce((s, p) => s + cpuSecondsOf(p), 0) : cpuSecondsOf(process.pid);
     const idleCpuPercentPerVm = ((cpu1 - cpu0) / idleSeconds / count) * 100;
-    const guestBytes = count * GUEST_MIB * 2 ** 20;
+    // Overhead = what a VM holds beyond its resident guest RAM: the runtime, the interpreter's caches,
+    // device buffers. Total RSS also counts the node binary's code pages, which processes share.
+    const owners = kind === 'process' ? pids : [process.pid];
+    const guestResident = owners.reduce((s, p) => s + guestResidentOf(p), 0);
     const rss =
       kind === 'process'
         ? pids.reduce((s, p) => s + rssOf(p), 0)
         : Math.max(0, rssOf(process.pid) - rssBefore);
-    // RSS counts only the guest pages the guest touched, so RSS minus the full guest RAM is a lower bound
-    // of the overhead; RSS per VM (printed too) is what a VM really costs the host.
-    const overheadMiBPerVm = Math.max(0, rss - guestBytes) / count / 2 ** 20;
+    const priv =
+      kind === 'process'
+        ? pids.reduce((s, p) => s + privateOf(p), 0)
+        : Math.max(0, privateOf(process.pid) - privateBefore);
+    const overheadMiBPerVm = Math.max(0, rss - guestResident) / count / 2 ** 20;
+    const privateOverheadMiBPerVm = Math.max(0, priv - guestResident) / count / 2 ** 20;
     return {
       kind,
       vms: count,
       createToShellSeconds: times,
       overheadMiBPerVm,
+      privateOverheadMiBPerVm,
+      guestResidentMiBPerVm: guestResident / count / 2 ** 20,
       rssMiBPerVm: rss / count / 2 ** 20,
       idleCpuPercentPerVm,
     };
@@ -142,19 +185,20 @@ async function main(): Promise<void> {
   const results: KindResult[] = [];
   for (const kind of ['process', 'thread'] as const) results.push(await measure(kind, count, idleSeconds));
   console.log(
-    '\n| runner | create-to-shell (s, median) | host RSS per VM | RSS beyond 64 MiB guest RAM | idle host CPU per VM | 64 MiB VMs that fit in RAM |',
+    '\n| runner | create-to-shell (s, median) | host RSS per VM | of which guest RAM | overhead (RSS) | overhead (private) | idle host CPU per VM | 64 MiB VMs that fit in RAM |',
   );
-  console.log('|---|---:|---:|---:|---:|---:|');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of results) {
-    const footprint = Math.max(r.rssMiBPerVm, GUEST_MIB + r.overheadMiBPerVm);
+    // Every guest may come to touch all its RAM; the shared code pages are paid once, not per VM.
+    const footprint = GUEST_MIB + r.privateOverheadMiBPerVm;
     const fit = Math.floor(totalmem() / 2 ** 20 / footprint);
     console.log(
-      `| ${r.kind} | ${median(r.createToShellSeconds).toFixed(2)} | ${r.rssMiBPerVm.toFixed(1)} MiB | ${r.overheadMiBPerVm.toFixed(1)} MiB | ${r.idleCpuPercentPerVm.toFixed(2)}% | ${fit} |`,
+      `| ${r.kind} | ${median(r.createToShellSeconds).toFixed(2)} | ${r.rssMiBPerVm.toFixed(1)} MiB | ${r.guestResidentMiBPerVm.toFixed(1)} MiB | ${r.overheadMiBPerVm.toFixed(1)} MiB | ${r.privateOverheadMiBPerVm.toFixed(1)} MiB | ${r.idleCpuPercentPerVm.toFixed(2)}% | ${fit} |`,
     );
   }
-  console.log('| Firecracker (published) | ~0.125 to guest init | - | < 5 MiB | - | - |');
+  console.log('| Firecracker (published) | ~0.125 to guest init | - | - | - | < 5 MiB | - | - |');
   console.log(
-    '\nVMs that fit: host RAM / the larger of (RSS per VM) and (guest RAM + overhead): every guest may touch all its RAM.',
+    '\nVMs that fit: host RAM / (64 MiB guest RAM + private overhead), as if every guest touched all its RAM; CPU is not the limit for idle guests.',
   );
 }
 
