@@ -177,6 +177,51 @@ describe('typervisor serve + typervisor vm', {
     assert.equal((await vm(['start'])).code, 2);
   });
 
+  test('three VMs at once: a runner killed with SIGKILL and a guest panic stay with their VM', async () => {
+    const names = ['iso-a', 'iso-b', 'iso-c'];
+    for (const name of names) {
+      const file = join(dataDir, `${name}.json`);
+      writeFileSync(
+        file,
+        JSON.stringify({ name, vcpus: 1, memoryMiB: 64, boot: { cmdline: 'console=ttyS0' } }),
+      );
+      assert.equal((await vm(['create', '-f', file])).code, 0);
+    }
+    const started = await vm(['start', ...names]);
+    assert.equal(started.code, 0, started.stderr);
+    for (const name of names) {
+      await until(`${name} to reach its shell`, 240_000, async () => {
+        const l = await vm(['logs', name]);
+        return l.stdout.includes('~ # ') ? true : undefined;
+      });
+    }
+    const inspect = async (name: string) =>
+      JSON.parse((await vm(['inspect', name])).stdout) as { state: string; reason?: string; pid?: number };
+
+    // kill -9 the runner of iso-a, panic the kernel of iso-b.
+    const a = await inspect('iso-a');
+    assert.ok(a.pid && a.pid !== daemon.pid, 'a process runner has its own pid');
+    process.kill(a.pid, 'SIGKILL');
+    await vm(['console', 'iso-b'], { input: ['echo c > /proc/sysrq-trigger\n', '\x1d'] });
+
+    const crashedA = await until('iso-a to be reported crashed', 30_000, async () => {
+      const i = await inspect('iso-a');
+      return i.state === 'crashed' ? i : undefined;
+    });
+    assert.match(crashedA.reason ?? '', /SIGKILL/);
+    const crashedB = await until('iso-b to be reported crashed', 30_000, async () => {
+      const i = await inspect('iso-b');
+      return i.state === 'crashed' ? i : undefined;
+    });
+    assert.match(crashedB.reason ?? '', /Kernel panic/);
+
+    // The neighbour never noticed: it still runs and answers on its console.
+    assert.equal((await inspect('iso-c')).state, 'running');
+    const r = await vm(['console', 'iso-c'], { input: ['echo alive-$((40+2))\n', '\x1d'] });
+    assert.match(r.stdout, /alive-42/);
+    assert.equal((await vm(['stop', 'iso-c'])).code, 0);
+  });
+
   test('SIGTERM stops the daemon cleanly and removes the socket', async () => {
     const exited = new Promise<number | null>((r) => daemon.once('exit', (code) => r(code)));
     daemon.kill('SIGTERM');
@@ -185,6 +230,19 @@ describe('typervisor serve + typervisor vm', {
     // the log is JSON lines
     for (const line of daemonLog.trim().split('\n')) JSON.parse(line);
     assert.match(daemonLog, /typervisor daemon stopped/);
+  });
+
+  test('a restarted daemon keeps the definitions', async () => {
+    daemon = spawn(process.execPath, [CLI, 'serve', '--data-dir', dataDir], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    await until('the daemon socket', 30_000, async () => (existsSync(socket) ? true : undefined));
+    const r = await until('the daemon to answer', 30_000, async () => {
+      const l = await vm(['list']);
+      return l.code === 0 ? l : undefined;
+    });
+    for (const name of ['iso-a', 'iso-b', 'iso-c'])
+      assert.match(r.stdout, new RegExp(`^${name}\\s+stopped`, 'm'));
   });
 });
 
