@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { ChildVm, PROMPT } from '../test/machine/guest-session.js';
+import { median } from './stats.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const WORKLOAD = 'dd if=/dev/zero bs=1M count=8 2>/dev/null | sha256sum';
@@ -55,11 +56,6 @@ async function measure(command: string, args: string[]): Promise<Sample> {
   } finally {
     setTimeout(() => guest.kill(), 3000).unref();
   }
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 async function main(): Promise<void> {

@@ -13,6 +13,7 @@ import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { median } from './stats.js';
 
 interface Options {
   rounds: number;
@@ -242,13 +243,6 @@ function qemuInstructionCount(opts: Options, program: string): number {
   if (r.status !== 0 || !m)
     throw new Error(describeFailure(`${program}.instret.elf on QEMU with -icount`, r));
   return Number(m[1]);
-}
-
-function median(xs: number[]): number {
-  if (xs.length === 0) return Number.NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
 function geomean(xs: number[]): number {

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { VmManagerApi, VmSpec } from '../src/vmm/types.js';
 import { VmManager } from '../src/vmm/vm-manager.js';
+import { median } from './stats.js';
 
 const PROMPT = '~ # ';
 const GUEST_MIB = 64;
@@ -163,11 +164,6 @@ async function measure(kind: 'process' | 'thread', count: number, idleSeconds: n
     await manager.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 async function main(): Promise<void> {

@@ -22,6 +22,7 @@ import { VirtioNet } from '../src/machine/devices/virtio/net.js';
 import { SwitchRegistry } from '../src/net/virtual-switch.js';
 import { ChildVm, type ConsoleSession, PROMPT } from '../test/machine/guest-session.js';
 import { InProcessVm } from '../test/machine/in-process-vm.js';
+import { median } from './stats.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const KERNEL = join(ROOT, 'images', 'linux', 'Image.gz');
@@ -141,11 +142,6 @@ async function tcpOverSwitch(mib: number): Promise<number> {
   } finally {
     for (const vm of vms) vm.stop();
   }
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((x, y) => x - y);
-  return s[Math.floor(s.length / 2)];
 }
 
 async function main(): Promise<void> {

@@ -57,6 +57,29 @@ function withClient(
  * documents separated by `---`. Relative paths in a definition are taken relative to the file,
  * since the daemon resolves paths from its own working directory.
  */
+
+/**
+ * Runs `each` for every item even when one fails, as `docker stop a b` does; returns the exit status
+ * of the last failure (0 if none). An unreachable daemon ends the loop at once.
+ */
+async function forEach<T>(
+  items: T[],
+  each: (item: T) => Promise<void>,
+  label?: (item: T, e: ApiError) => void,
+): Promise<number> {
+  let status = 0;
+  for (const item of items) {
+    try {
+      await each(item);
+    } catch (e) {
+      if (e instanceof DaemonUnreachable) throw e;
+      if (label && e instanceof ApiError) label(item, e);
+      status = report(e);
+    }
+  }
+  return status;
+}
+
 export function readVmFile(file: string): VmSpec[] {
   let text: string;
   try {
@@ -275,26 +298,24 @@ export function registerVmCommands(program: Command): void {
     .requiredOption('-f, --file <file>', 'the VM definition(s)')
     .option('--start', 'start each VM once defined')
     .action(async (opts: { file: string; start?: boolean }, command: Command) =>
-      withClient(command, async (client) => {
+      withClient(command, async (client) =>
         // One refused definition (a kernel not fetched yet, say) does not hold back the others.
-        let status = 0;
-        for (const spec of readVmFile(opts.file)) {
-          try {
+        forEach(
+          readVmFile(opts.file),
+          async (spec) => {
             const info = await client.json<VmInfo>('POST', '/vms', spec);
             process.stdout.write(`created ${info.spec.name}\n`);
             if (opts.start) {
               const started = await client.json<VmInfo>('POST', vmPath(info.spec.name, 'start'));
               process.stdout.write(`${started.spec.name}: ${started.state}\n`);
             }
-          } catch (e) {
-            if (e instanceof DaemonUnreachable) throw e;
+          },
+          (spec, e) => {
             const name = typeof spec.name === 'string' ? spec.name : '(unnamed)';
-            if (e instanceof ApiError) e.message = `${name}: ${e.message}`;
-            status = report(e);
-          }
-        }
-        return status;
-      }),
+            e.message = `${name}: ${e.message}`;
+          },
+        ),
+      ),
     );
 
   vm.command('list')
@@ -332,20 +353,12 @@ export function registerVmCommands(program: Command): void {
       .description(description)
       .argument('<names...>')
       .action(async (names: string[], _opts: object, command: Command) =>
-        withClient(command, async (client) => {
-          // Go through every name even when one fails, as `docker stop a b` does.
-          let status = 0;
-          for (const name of names) {
-            try {
-              const info = await client.json<VmInfo>('POST', vmPath(name, action));
-              process.stdout.write(`${info.spec.name}: ${info.state}\n`);
-            } catch (e) {
-              if (e instanceof DaemonUnreachable) throw e;
-              status = report(e);
-            }
-          }
-          return status;
-        }),
+        withClient(command, async (client) =>
+          forEach(names, async (name) => {
+            const info = await client.json<VmInfo>('POST', vmPath(name, action));
+            process.stdout.write(`${info.spec.name}: ${info.state}\n`);
+          }),
+        ),
       );
   }
 
@@ -358,20 +371,13 @@ export function registerVmCommands(program: Command): void {
       seconds,
     )
     .action(async (names: string[], opts: { timeout?: number }, command: Command) =>
-      withClient(command, async (client) => {
-        let status = 0;
-        for (const name of names) {
-          try {
-            const body = opts.timeout === undefined ? {} : { timeoutSeconds: opts.timeout };
-            const info = await client.json<VmInfo>('POST', vmPath(name, 'shutdown'), body);
-            process.stdout.write(`${info.spec.name}: ${info.state}\n`);
-          } catch (e) {
-            if (e instanceof DaemonUnreachable) throw e;
-            status = report(e);
-          }
-        }
-        return status;
-      }),
+      withClient(command, async (client) =>
+        forEach(names, async (name) => {
+          const body = opts.timeout === undefined ? {} : { timeoutSeconds: opts.timeout };
+          const info = await client.json<VmInfo>('POST', vmPath(name, 'shutdown'), body);
+          process.stdout.write(`${info.spec.name}: ${info.state}\n`);
+        }),
+      ),
     );
 
   vm.command('rm')
@@ -379,19 +385,12 @@ export function registerVmCommands(program: Command): void {
     .description('delete stopped VMs (their disk images are kept)')
     .argument('<names...>')
     .action(async (names: string[], _opts: object, command: Command) =>
-      withClient(command, async (client) => {
-        let status = 0;
-        for (const name of names) {
-          try {
-            await client.json<void>('DELETE', vmPath(name));
-            process.stdout.write(`deleted ${name}\n`);
-          } catch (e) {
-            if (e instanceof DaemonUnreachable) throw e;
-            status = report(e);
-          }
-        }
-        return status;
-      }),
+      withClient(command, async (client) =>
+        forEach(names, async (name) => {
+          await client.json<void>('DELETE', vmPath(name));
+          process.stdout.write(`deleted ${name}\n`);
+        }),
+      ),
     );
 
   vm.command('console')

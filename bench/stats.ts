@@ -1,0 +1,9 @@
+/** Summary statistics shared by the benchmarks. */
+
+/** The middle value (the mean of the two middle values for an even count); NaN for none. */
+export function median(values: number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
