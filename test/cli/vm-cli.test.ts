@@ -14,6 +14,8 @@ import { formatVmList, readVmFile } from '../../src/cli/vm-commands.js';
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const CLI = join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
 const EXAMPLE = join(REPO_ROOT, 'examples', 'default-guest.yaml');
+const SIDE_BY_SIDE = join(REPO_ROOT, 'examples', 'side-by-side.yaml');
+const UBOOT = '/usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin';
 const haveManager = existsSync(join(REPO_ROOT, 'dist', 'src', 'vmm', 'vm-manager.js'));
 
 interface Result {
@@ -220,6 +222,32 @@ describe('typervisor serve + typervisor vm', {
     const r = await vm(['console', 'iso-c'], { input: ['echo alive-$((40+2))\n', '\x1d'] });
     assert.match(r.stdout, /alive-42/);
     assert.equal((await vm(['stop', 'iso-c'])).code, 0);
+  });
+
+  test('heterogeneous guests side by side: Linux, U-Boot on OpenSBI and a bare-metal program at once', {
+    skip: !existsSync(UBOOT) && !process.env.CI ? 'Debian packages opensbi/u-boot-qemu not installed' : false,
+  }, async () => {
+    // The Debian stock kernel definition is refused (exit 1) unless it was fetched; the others are created.
+    const r = await vm(['create', '-f', SIDE_BY_SIDE, '--start']);
+    for (const name of ['linux', 'uboot', 'baremetal'])
+      assert.match(r.stdout, new RegExp(`^${name}: running$`, 'm'));
+    const expect: [string, RegExp][] = [
+      ['linux', /~ # /],
+      ['uboot', /=> /],
+      ['baremetal', /tick \d+/],
+    ];
+    if (/^debian: running$/m.test(r.stdout)) expect.push(['debian', /~ # /]);
+    for (const [name, prompt] of expect) {
+      await until(`${name} to show ${prompt}`, 240_000, async () => {
+        const l = await vm(['logs', name]);
+        return prompt.test(l.stdout) ? true : undefined;
+      });
+    }
+    const list = (await vm(['list'])).stdout;
+    for (const [name] of expect) assert.match(list, new RegExp(`^${name}\\s+running`, 'm'));
+    const names = expect.map(([name]) => name);
+    assert.equal((await vm(['stop', ...names])).code, 0);
+    assert.equal((await vm(['rm', ...names])).code, 0);
   });
 
   test('SIGTERM stops the daemon cleanly and removes the socket', async () => {
