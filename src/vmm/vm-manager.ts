@@ -378,12 +378,35 @@ export class VmManager implements VmManagerApi {
   // ---------------------------------------------------------------------------------------------
   // Lifecycle.
 
+  /**
+   * A disk image a live VM writes is that VM's alone: a second writer (or a reader of a changing image)
+   * would see or cause corruption, and one VM could read another's data. Read-only sharing is fine.
+   */
+  private checkDisksFree(spec: VmSpec): void {
+    const live = [...this.vms.values()].filter(
+      (other) => other.spec.name !== spec.name && other.state !== 'stopped' && other.state !== 'crashed',
+    );
+    for (const [i, disk] of (spec.disks ?? []).entries()) {
+      const path = resolve(disk.path);
+      for (const other of live) {
+        const theirs = (other.spec.disks ?? []).find((d) => resolve(d.path) === path);
+        if (theirs && !(disk.readOnly && theirs.readOnly)) {
+          throw new VmmError(
+            409,
+            `disks[${i}].path: ${disk.path} is in use by ${other.spec.name}${theirs.readOnly ? ' (read-only there; attach it read-only here too)' : ''}`,
+          );
+        }
+      }
+    }
+  }
+
   async start(name: string): Promise<VmInfo> {
     this.checkOpen();
     const vm = this.find(name);
     if (vm.state !== 'stopped' && vm.state !== 'crashed')
       throw new VmmError(409, `${name} is ${vm.state}, not stopped`);
     this.checkFiles(vm.spec);
+    this.checkDisksFree(vm.spec);
     vm.state = 'starting';
     vm.reason = undefined;
     vm.ending = null;

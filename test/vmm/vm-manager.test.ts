@@ -121,14 +121,25 @@ test('definitions: 400, 404, 409, 422 and 507; MACs generated once and kept; del
     await manager.create(spec('b', { memoryMiB: 300 }));
     await rejects(manager.pause('b'), 409);
 
+    // A disk a live VM writes belongs to it alone; read-only on both sides may be shared.
+    await manager.start('a');
+    await manager.delete('b');
+    await manager.create(spec('c', { memoryMiB: 16, disks: [{ path: disk }] }));
+    await rejects(manager.start('c'), 409, /^disks\[0\]\.path: .* is in use by a$/);
+    await manager.stop('a');
+    await manager.delete('c');
+
     await manager.delete('a');
     assert.equal(existsSync(join(dir, 'vms', 'a.json')), false);
     assert.equal(existsSync(disk), true, 'a disk image the user supplied is never deleted');
     assert.deepEqual(
-      manager.events().map((e) => `${e.type} ${e.vm}`),
-      ['created a', 'created b', 'deleted a'],
+      manager
+        .events()
+        .filter((e) => e.type === 'created' || e.type === 'deleted')
+        .map((e) => `${e.type} ${e.vm}`),
+      ['created a', 'created b', 'deleted b', 'created c', 'deleted c', 'deleted a'],
     );
-    const seq = manager.events()[1].seq ?? 0;
+    const seq = manager.events().at(-2)?.seq ?? 0;
     assert.deepEqual(
       manager.events(seq).map((e) => e.type),
       ['deleted'],
@@ -271,12 +282,13 @@ test('definitions survive a restart, autostart VMs start, and the CPU quota hold
     hog.send('while :; do :; done &\n');
     await hog.waitFor(PROMPT, 30_000);
     // Metrics come once a second; take the CPU time at the moment a fresh sample arrives.
-    const fresh = async (): Promise<{ at: number; cpu: number }> => {
+    const fresh = async (): Promise<{ at: number; cpu: number; instructions: number }> => {
       const before = manager.get('hog').metrics?.cpuSeconds;
       for (;;) {
         await new Promise((r) => setTimeout(r, 20));
-        const cpu = manager.get('hog').metrics?.cpuSeconds;
-        if (cpu !== undefined && cpu !== before) return { at: performance.now(), cpu };
+        const m = manager.get('hog').metrics;
+        if (m !== undefined && m.cpuSeconds !== before)
+          return { at: performance.now(), cpu: m.cpuSeconds, instructions: m.instructions };
       }
     };
     await new Promise((r) => setTimeout(r, 2000));
@@ -286,7 +298,10 @@ test('definitions survive a restart, autostart VMs start, and the CPU quota hold
     const share = (b.cpu - a.cpu) / ((b.at - a.at) / 1000);
     t.diagnostic(`a spinning guest limited to 25% used ${(share * 100).toFixed(1)}% of a core`);
     assert.ok(share <= 0.35, `CPU share ${share}`);
-    assert.ok(share >= 0.15, `the guest did spin (CPU share ${share})`);
+    // The upper bound means something only if the guest really ran flat out; how much CPU it got below
+    // its quota depends on the host's load, so the proof is the work done, not a share.
+    const executed = b.instructions - a.instructions;
+    assert.ok(executed > 20e6, `the guest did spin (${executed} instructions in 8 s)`);
     // The quota slows the guest, it does not starve it: the shell still answers.
     await echo(hog, 'still-here');
     const stopped = await manager.stop('hog');
