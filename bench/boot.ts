@@ -6,13 +6,13 @@
  *
  * Usage: node dist/bench/boot.js [--rounds N] [--kernel Image(.gz)] [--initrd F] [--no-qemu]
  */
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { gunzipSync } from 'node:zlib';
 import { ChildVm, PROMPT } from '../test/machine/guest-session.js';
+import { qemuVirtArgs, rawKernelForQemu } from './qemu-virt.js';
 import { median } from './stats.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -71,13 +71,7 @@ async function main(): Promise<void> {
   for (const f of [values.kernel, values.initrd]) {
     if (!existsSync(f)) throw new Error(`${f} is missing (images/linux/build.sh builds the default guest)`);
   }
-  // QEMU 7.2 cannot boot a gzip-compressed Image: hand it the raw one.
-  let qemuKernel = values.kernel;
-  const kernelBytes = readFileSync(values.kernel);
-  if (kernelBytes[0] === 0x1f && kernelBytes[1] === 0x8b) {
-    qemuKernel = join(mkdtempSync(join(tmpdir(), 'typervisor-boot-')), 'Image');
-    writeFileSync(qemuKernel, gunzipSync(kernelBytes));
-  }
+  const qemuKernel = rawKernelForQemu(values.kernel);
   const cli = join(ROOT, 'dist', 'src', 'cli', 'main.js');
   const runs: Record<string, { command: string; args: string[]; samples: Sample[] }> = {
     typervisor: {
@@ -89,22 +83,9 @@ async function main(): Promise<void> {
   if (!values['no-qemu']) {
     runs.qemu = {
       command: 'qemu-system-riscv64',
-      args: [
-        '-M',
-        'virt',
-        '-m',
-        '256M',
-        '-nographic',
-        '-bios',
-        'default',
-        '-kernel',
-        qemuKernel,
-        '-initrd',
-        values.initrd,
-      ],
+      args: qemuVirtArgs(qemuKernel, values.initrd),
       samples: [],
     };
-    runs.qemu.args.push('-append', 'console=ttyS0');
   }
   console.log(`boot benchmark: ${rounds} rounds, load average ${loadavg()[0].toFixed(2)}`);
   for (let round = 0; round < rounds; round++) {

@@ -12,16 +12,16 @@
  *
  * Transfers are large enough for busybox `time`'s 10 ms resolution to matter little on QEMU too.
  */
-import { mkdtempSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, truncateSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { gunzipSync } from 'node:zlib';
 import { VirtioNet } from '../src/machine/devices/virtio/net.js';
 import { SwitchRegistry } from '../src/net/virtual-switch.js';
 import { ChildVm, type ConsoleSession, PROMPT } from '../test/machine/guest-session.js';
 import { InProcessVm } from '../test/machine/in-process-vm.js';
+import { qemuVirtArgs, rawKernelForQemu } from './qemu-virt.js';
 import { median } from './stats.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -52,24 +52,9 @@ function rate(output: string, bytes: number): number {
   return bytes / 1e6 / Math.max(seconds, 0.01);
 }
 
+/** QEMU as Typervisor: same guest, virtio-mmio in the modern layout (QEMU 7.2 defaults to legacy). */
 function qemuBase(kernel: string): string[] {
-  return [
-    '-M',
-    'virt',
-    '-m',
-    '256M',
-    '-nographic',
-    '-bios',
-    'default',
-    '-kernel',
-    kernel,
-    '-initrd',
-    INITRD,
-    '-append',
-    'console=ttyS0',
-    '-global',
-    'virtio-mmio.force-legacy=false',
-  ];
+  return [...qemuVirtArgs(kernel, INITRD), '-global', 'virtio-mmio.force-legacy=false'];
 }
 
 async function blockRates(start: () => ChildVm, mib: number): Promise<{ write: number; read: number }> {
@@ -157,8 +142,7 @@ async function main(): Promise<void> {
   const blkMib = Number(values['blk-mib']);
   const netMib = Number(values['net-mib']);
   const work = mkdtempSync(join(tmpdir(), 'typervisor-io-'));
-  const qemuKernel = join(work, 'Image');
-  writeFileSync(qemuKernel, gunzipSync(readFileSync(KERNEL)));
+  const qemuKernel = rawKernelForQemu(KERNEL);
   const image = (name: string): string => {
     const path = join(work, name);
     writeFileSync(path, new Uint8Array(0));
