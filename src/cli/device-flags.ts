@@ -4,40 +4,20 @@
  * are opened by virtio-devices.ts.
  */
 
-export interface DiskSpec {
-  kind: 'disk';
-  path: string;
-  readOnly: boolean;
-  serial?: string;
-}
+export type { ConsolePortSpec, DiskSpec, NetAttachment, NetSpec, ShareSpec } from '../vmm/device-specs.js';
 
-export type NetAttachment =
-  | { type: 'switch'; name: string }
-  | { type: 'connect'; host: string; port: number }
-  | { type: 'listen'; host: string; port: number };
-
-export interface NetSpec {
-  kind: 'net';
-  attachment: NetAttachment;
-  /** Six bytes; absent means a random locally administered address under QEMU's 52:54:00 prefix. */
-  mac?: Uint8Array;
-}
-
-export interface ShareSpec {
-  kind: 'share';
-  path: string;
-  tag: string;
-  readOnly: boolean;
-}
-
-export interface ConsolePortSpec {
-  /** The port's name as the guest sees it in /sys/class/virtio-ports/<port>/name. */
-  name: string;
-  /** A Unix socket path the port listens on; absent means the port is connected to nothing. */
-  socket?: string;
-}
+import { parseMac } from '../net/mac.js';
+import type { ConsolePortSpec, DiskSpec, NetAttachment, NetSpec, ShareSpec } from '../vmm/device-specs.js';
 
 export class FlagError extends Error {}
+
+function macFlag(text: string, flag: string): Uint8Array {
+  try {
+    return parseMac(text, flag);
+  } catch (e) {
+    throw new FlagError((e as Error).message);
+  }
+}
 
 interface Parsed {
   bare: string[];
@@ -86,16 +66,6 @@ export function parseDisk(text: string): DiskSpec {
   return { kind: 'disk', path, readOnly: p.switches.has('ro'), serial };
 }
 
-export function parseMac(text: string, flag: string): Uint8Array {
-  const m = /^([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2}):([0-9a-f]{2})$/i.exec(
-    text,
-  );
-  if (!m) throw new FlagError(`${flag}: mac '${text}' is not six hex bytes like 52:54:00:12:34:56`);
-  const mac = Uint8Array.from(m.slice(1).map((h) => Number.parseInt(h, 16)));
-  if (mac[0] & 1) throw new FlagError(`${flag}: mac '${text}' is a multicast address`);
-  return mac;
-}
-
 function parsePort(text: string, flag: string): number {
   const port = Number(text);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
@@ -128,7 +98,7 @@ export function parseNet(text: string): NetSpec {
     }
   }
   const mac = p.keys.get('mac');
-  return { kind: 'net', attachment, mac: mac === undefined ? undefined : parseMac(mac, flag) };
+  return { kind: 'net', attachment, mac: mac === undefined ? undefined : macFlag(mac, flag) };
 }
 
 export function parseShare(text: string): ShareSpec {
@@ -152,16 +122,4 @@ export function parseConsolePort(text: string): ConsolePortSpec {
     );
   }
   return { name, socket: p.keys.get('socket') };
-}
-
-/** A random MAC under QEMU's 52:54:00 prefix, so that two VMs on one switch never collide by default. */
-export function randomMac(): Uint8Array {
-  const mac = new Uint8Array(6);
-  mac.set([0x52, 0x54, 0x00]);
-  crypto.getRandomValues(mac.subarray(3));
-  return mac;
-}
-
-export function formatMac(mac: Uint8Array): string {
-  return Array.from(mac, (b) => b.toString(16).padStart(2, '0')).join(':');
 }

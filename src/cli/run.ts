@@ -1,14 +1,15 @@
 /** `typervisor run`: boots a VM on the virt board with the terminal as its serial console. */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { BootImageError } from '../machine/boot/kernel-image.js';
 import type { CharPort } from '../machine/devices/virtio/char-port.js';
-import { type NamedBytes, VirtMachine, type VirtMachineConfig } from '../machine/virt/virt-machine.js';
+import { VirtMachine } from '../machine/virt/virt-machine.js';
 import { SwitchRegistry } from '../net/virtual-switch.js';
+import type { ConsolePortSpec, DiskSpec, NetSpec, ShareSpec } from '../vmm/device-specs.js';
+import { type BootOptions, machineConfig } from '../vmm/machine-config.js';
+import { createVirtioDevices, DeviceSetupError } from '../vmm/virtio-devices.js';
 import { TerminalConsole } from './console.js';
-import type { ConsolePortSpec, DiskSpec, NetSpec, ShareSpec } from './device-flags.js';
-import { createVirtioDevices, DeviceSetupError } from './virtio-devices.js';
 
-export interface RunOptions {
+export interface RunOptions extends BootOptions {
   kernel?: string;
   initrd?: string;
   append?: string;
@@ -29,33 +30,6 @@ export interface RunOptions {
 }
 
 export const EXIT_ERROR = 125;
-
-function load(path: string, what: string): NamedBytes {
-  if (!existsSync(path)) throw new BootImageError(`${what} ${path}: no such file`);
-  try {
-    return { name: path, bytes: readFileSync(path) };
-  } catch (e) {
-    throw new BootImageError(`${what} ${path}: ${(e as Error).message}`);
-  }
-}
-
-export function machineConfig(options: RunOptions): VirtMachineConfig {
-  const usingDefault = options.kernel === undefined && options.bios !== 'none';
-  const kernelPath = options.kernel ?? (usingDefault ? options.defaultKernel : undefined);
-  const initrdPath = options.initrd ?? (usingDefault ? options.defaultInitrd : undefined);
-  const bios =
-    options.bios === 'builtin' || options.bios === 'none'
-      ? options.bios
-      : load(options.bios, 'firmware (--bios)');
-  return {
-    ramSize: options.mem,
-    harts: options.smp,
-    bios,
-    kernel: kernelPath ? load(kernelPath, 'kernel') : undefined,
-    initrd: initrdPath ? load(initrdPath, 'initrd') : undefined,
-    bootargs: options.append ?? 'console=ttyS0',
-  };
-}
 
 /** The terminal as the first port of a virtio console: what the guest writes to hvc0 shows up here. */
 class TerminalPort implements CharPort {

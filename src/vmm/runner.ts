@@ -5,17 +5,17 @@
  * channel differs (see runner-main.ts).
  */
 
-import { parseMac } from '../cli/device-flags.js';
-import { machineConfig } from '../cli/run.js';
-import { createVirtioDevices } from '../cli/virtio-devices.js';
 import { VirtioBlk } from '../machine/devices/virtio/blk.js';
 import { VirtioNet } from '../machine/devices/virtio/net.js';
 import { VirtMachine } from '../machine/virt/virt-machine.js';
+import { parseMac } from '../net/mac.js';
 import type { NetBackend } from '../net/net-backend.js';
 import type { BlockBackend } from '../storage/block-backend.js';
+import { machineConfig } from './machine-config.js';
 import type { FromRunner, RunnerConfig, RunnerMetrics, ToRunner } from './runner-protocol.js';
 import { hubSwitchPorts } from './switch-hub.js';
 import { RateLimitedDisk, RateLimitedNic, TokenBucket } from './token-bucket.js';
+import { createVirtioDevices } from './virtio-devices.js';
 
 export interface RunnerChannel {
   send(message: FromRunner): void;
@@ -72,7 +72,6 @@ async function buildMachine(config: RunnerConfig): Promise<VirtMachine> {
         mem: spec.memoryMiB * 2 ** 20,
         smp: spec.vcpus,
         bios: spec.boot.firmware ?? 'builtin',
-        console: 'serial',
         defaultKernel: config.defaultKernel,
         defaultInitrd: config.defaultInitrd,
       }),

@@ -13,7 +13,7 @@ import { existsSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { formatMac, parseMac, randomMac } from '../cli/device-flags.js';
+import { formatMac, parseMac, randomMac } from '../net/mac.js';
 import { type RunnerHandle, spawnRunner } from './runner-handle.js';
 import type { FromRunner, RunnerConfig } from './runner-protocol.js';
 import { SwitchHub } from './switch-hub.js';

@@ -9,7 +9,6 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { nullPort } from '../../../../src/cli/console-ports.js';
 import { Virtio9p } from '../../../../src/machine/devices/virtio/9p.js';
 import { VirtioBlk } from '../../../../src/machine/devices/virtio/blk.js';
 import { VirtioConsole } from '../../../../src/machine/devices/virtio/console.js';
@@ -19,6 +18,7 @@ import { VirtioRng } from '../../../../src/machine/devices/virtio/rng.js';
 import { SwitchRegistry } from '../../../../src/net/virtual-switch.js';
 import { openRawDisk } from '../../../../src/storage/raw-file.js';
 import { SharedFolder } from '../../../../src/storage/shared-folder.js';
+import { nullPort } from '../../../../src/vmm/console-ports.js';
 import { RAM_BASE, TestDriver } from './test-driver.js';
 
 const SEED = Number(process.env.TYPERVISOR_FUZZ_SEED ?? 0x5eed);

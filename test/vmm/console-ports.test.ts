@@ -5,7 +5,7 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { nullPort, unixSocketPort } from '../../src/cli/console-ports.js';
+import { nullPort, unixSocketPort } from '../../src/vmm/console-ports.js';
 
 function tempDir(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'typervisor-ports-'));

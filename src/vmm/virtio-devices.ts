@@ -1,5 +1,5 @@
 /**
- * Turns the device flags of `typervisor run` into virtio device models with their host backends
+ * Turns device specs (from `typervisor run` flags or a VM definition) into virtio device models with their host backends
  * (image files, switches, sockets, folders). Order on the board: disks, NICs, shares, the console,
  * then the entropy device, each kind in the order its flags were given; QEMU fills the slots the same
  * way for the same order of -device flags.
@@ -12,19 +12,14 @@ import { VirtioConsole } from '../machine/devices/virtio/console.js';
 import type { VirtioDevice } from '../machine/devices/virtio/device.js';
 import { VirtioNet } from '../machine/devices/virtio/net.js';
 import { VirtioRng } from '../machine/devices/virtio/rng.js';
+import { randomMac } from '../net/mac.js';
 import type { NetBackend } from '../net/net-backend.js';
 import { connectStream, listenStream } from '../net/stream-socket.js';
 import type { BlockBackend } from '../storage/block-backend.js';
 import { openRawDisk } from '../storage/raw-file.js';
 import { SharedFolder } from '../storage/shared-folder.js';
 import { nullPort, unixSocketPort } from './console-ports.js';
-import {
-  type ConsolePortSpec,
-  type DiskSpec,
-  type NetSpec,
-  randomMac,
-  type ShareSpec,
-} from './device-flags.js';
+import type { ConsolePortSpec, DiskSpec, NetSpec, ShareSpec } from './device-specs.js';
 
 export interface DeviceFlags {
   disks: DiskSpec[];
