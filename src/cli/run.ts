@@ -10,12 +10,6 @@ import { createVirtioDevices, DeviceSetupError } from '../vmm/virtio-devices.js'
 import { TerminalConsole } from './console.js';
 
 export interface RunOptions extends BootOptions {
-  kernel?: string;
-  initrd?: string;
-  append?: string;
-  mem: number;
-  smp: number;
-  bios: string;
   dumpDtb?: string;
   disk?: DiskSpec[];
   net?: NetSpec[];
@@ -24,9 +18,6 @@ export interface RunOptions extends BootOptions {
   rng?: boolean;
   /** Which device the terminal is: the 16550 UART (ttyS0) or a virtio console (hvc0). */
   console: 'serial' | 'virtio';
-  /** Where the default guest lives (used when no kernel is given). */
-  defaultKernel: string;
-  defaultInitrd: string;
 }
 
 export const EXIT_ERROR = 125;
