@@ -40,8 +40,21 @@ export class TerminalConsole {
     stdin.pause();
   }
 
-  write(bytes: Uint8Array): void {
-    process.stdout.write(bytes);
+  /**
+   * Guest output to the terminal. False when stdout is backed up (an asynchronous pipe or terminal whose
+   * reader lags): the caller then holds the guest back until whenDrained. On Linux stdout writes are
+   * synchronous for files, pipes and terminals, and then it is the write itself that waits.
+   */
+  write(bytes: Uint8Array): boolean {
+    return process.stdout.write(bytes);
+  }
+
+  get backedUp(): boolean {
+    return process.stdout.writableNeedDrain;
+  }
+
+  whenDrained(fn: () => void): void {
+    process.stdout.once('drain', fn);
   }
 
   private handle(chunk: Uint8Array): void {

@@ -28,9 +28,13 @@ class TerminalPort implements CharPort {
   readonly connected = true;
   onInput: (bytes: Uint8Array) => void = () => {};
   onConnectionChange: (connected: boolean) => void = () => {};
-  sink: (bytes: Uint8Array) => void = () => {};
+  onWritable: () => void = () => {};
+  terminal: TerminalConsole | null = null;
+  get writable(): boolean {
+    return !this.terminal?.backedUp;
+  }
   write(bytes: Uint8Array): void {
-    this.sink(bytes);
+    if (this.terminal && !this.terminal.write(bytes)) this.terminal.whenDrained(() => this.onWritable());
   }
   async close(): Promise<void> {}
 }
@@ -66,9 +70,15 @@ export async function runVm(options: RunOptions): Promise<number> {
     input: (bytes) => (terminalPort ? terminalPort.onInput(bytes) : machine.sendInput(bytes)),
     quit: () => machine.powerOff(),
   });
-  machine.onOutput = (bytes) => terminal.write(bytes);
+  machine.onOutput = (bytes) => {
+    if (terminal.write(bytes)) return;
+    machine.setOutputReady(false);
+    terminal.whenDrained(() => machine.setOutputReady(true));
+  };
   machine.onLog = (message) => process.stderr.write(`\r\ntypervisor: ${message}\r\n`);
-  if (terminalPort) terminalPort.sink = (bytes) => terminal.write(bytes);
+  machine.onGuestPanic = (detail) =>
+    process.stderr.write(`\r\ntypervisor: the guest panicked (${detail})\r\n`);
+  if (terminalPort) terminalPort.terminal = terminal;
   terminal.attach();
   let exit: Awaited<ReturnType<VirtMachine['run']>>;
   try {

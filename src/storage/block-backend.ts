@@ -19,5 +19,11 @@ export interface BlockBackend {
   discard(position: number, length: number): Promise<void>;
   /** The range reads as zeroes afterwards. */
   writeZeroes(position: number, length: number): Promise<void>;
+  /**
+   * Milliseconds until the backend takes another request without holding it back (a rate limit);
+   * absent or 0 means now. The device leaves requests in the guest's ring meanwhile, so waiting costs
+   * no host memory.
+   */
+  admitInMs?(): number;
   close(): Promise<void>;
 }

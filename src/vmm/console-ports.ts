@@ -6,11 +6,19 @@ import { lstatSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { CharPort } from '../machine/devices/virtio/char-port.js';
 
+/** Unsent bytes at which a port asks the guest to wait (CharPort.writable turns false). */
+export const PORT_BACKPRESSURE_BYTES = 256 * 1024;
+/** Unsent bytes beyond which a port drops what the guest writes anyway (emergency writes ignore `writable`). */
+export const PORT_DROP_BYTES = 1024 * 1024;
+
 class UnixSocketPort implements CharPort {
   readonly name: string;
   readonly path: string;
   onInput: (bytes: Uint8Array) => void = () => {};
   onConnectionChange: (connected: boolean) => void = () => {};
+  onWritable: () => void = () => {};
+  /** Guest bytes dropped because the client did not read them. */
+  droppedBytes = 0;
   private readonly server: Server;
   private client: Socket | null = null;
   private closed = false;
@@ -28,6 +36,10 @@ class UnixSocketPort implements CharPort {
     return this.client !== null;
   }
 
+  get writable(): boolean {
+    return this.client === null || this.client.writableLength < PORT_BACKPRESSURE_BYTES;
+  }
+
   private accept(socket: Socket): void {
     // One client at a time, like a serial line: a second one is turned away rather than left waiting
     // with bytes it cannot know were not delivered.
@@ -40,17 +52,29 @@ class UnixSocketPort implements CharPort {
       if (this.client === socket) this.onInput(new Uint8Array(b.buffer, b.byteOffset, b.length));
     });
     socket.on('error', () => {});
+    socket.on('drain', () => {
+      if (this.client === socket) this.onWritable();
+    });
     socket.on('close', () => {
       if (this.client !== socket) return;
       this.client = null;
-      if (!this.closed) this.onConnectionChange(false);
+      if (!this.closed) {
+        this.onConnectionChange(false);
+        // Output held back for the gone client now goes nowhere; the guest must not wait for it.
+        this.onWritable();
+      }
     });
     this.onConnectionChange(true);
   }
 
   write(bytes: Uint8Array): void {
     const c = this.client;
-    if (c?.writable) c.write(bytes);
+    if (!c?.writable) return;
+    if (c.writableLength + bytes.length > PORT_DROP_BYTES) {
+      this.droppedBytes += bytes.length;
+      return;
+    }
+    c.write(bytes);
   }
 
   async close(): Promise<void> {

@@ -35,6 +35,11 @@ export class TokenBucket {
     this.tokens -= n;
     return this.tokens >= 0 ? 0 : (-this.tokens * 1000) / this.rate;
   }
+
+  /** Milliseconds until the bucket is out of debt (0 when it has tokens): reserve(0) without the name. */
+  debtMs(): number {
+    return this.reserve(0);
+  }
 }
 
 function delay(ms: number): Promise<void> {
@@ -75,6 +80,10 @@ export class RateLimitedDisk implements BlockBackend {
 
   flush(): Promise<void> {
     return this.inner.flush();
+  }
+
+  admitInMs(): number {
+    return this.bucket.debtMs();
   }
 
   discard(position: number, length: number): Promise<void> {

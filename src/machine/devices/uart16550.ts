@@ -3,11 +3,15 @@
  * unmapped). The register semantics follow QEMU's hw/char/serial.c and the 16550A datasheet where the
  * Linux 8250 driver, OpenSBI and U-Boot look:
  *
- * - Transmission is instant: THR bytes go to the host buffer at once, so LSR.THRE and LSR.TEMT stay set
- *   and the THRE interrupt is re-armed by every THR write and every IER write (Linux's startup THRE test
- *   and its transmit loop depend on both).
- * - Host input never overruns: bytes beyond what the RX FIFO holds wait in a host-side queue and move into
- *   the FIFO as the guest reads RBR. Only loopback can overrun (LSR.OE).
+ * - Transmission is instant while the host keeps up: THR bytes go to a host-side buffer at once, so
+ *   LSR.THRE and LSR.TEMT stay set and the THRE interrupt is re-armed by every THR write and every IER
+ *   write (Linux's startup THRE test and its transmit loop depend on both). When the host stops taking
+ *   output and that buffer fills, the transmitter reads as busy (THRE and TEMT clear, no THRE interrupt)
+ *   until hostReady(): a guest that waits for THRE waits, and bytes written regardless are lost, as on a
+ *   real line. So console output costs the host a bounded buffer whatever the guest does.
+ * - Host input waits in a bounded host-side queue (INPUT_QUEUE_LIMIT) and moves into the RX FIFO as the
+ *   guest reads RBR; input beyond the queue is refused (receive() says how much it took). Only loopback
+ *   overruns the FIFO (LSR.OE).
  * - RX interrupts are level-derived from the FIFO: "data available" (IIR 0x04) at or above the trigger
  *   level, "character timeout" (0x0C) below it. Real hardware raises the timeout after four character
  *   times; raising it at once is what software sees from a host that types slower than that.
@@ -20,7 +24,11 @@ import type { InterruptLine } from '../irq.js';
 import type { MmioDevice } from './device.js';
 
 export interface UartBackend {
-  write(bytes: Uint8Array): void;
+  /**
+   * Takes output for the host, copying what it keeps (the view is the UART's buffer); returns how many
+   * of the bytes it took (the rest stays in the UART).
+   */
+  write(bytes: Uint8Array): number;
 }
 
 export interface UartState {
@@ -99,6 +107,8 @@ const FIFO_SIZE = 16;
  */
 export const BREAK_ENTRY = 0x100;
 const TX_BUFFER = 4096;
+/** Host input the UART holds beyond its FIFO: a paste's worth; a host that sends more is told to wait. */
+export const INPUT_QUEUE_LIMIT = 64 * 1024;
 const TRIGGER_LEVELS = [1, 4, 8, 14];
 
 export class Uart16550 implements MmioDevice {
@@ -135,6 +145,8 @@ export class Uart16550 implements MmioDevice {
 
   private readonly tx = new Uint8Array(TX_BUFFER);
   private txCount = 0;
+  /** Bytes the guest wrote to THR while the transmitter was busy (the host not taking output). */
+  txDropped = 0;
 
   constructor(base: number, irq: InterruptLine, backend: UartBackend) {
     this.base = base;
@@ -154,10 +166,14 @@ export class Uart16550 implements MmioDevice {
     return true;
   }
 
-  /** Host keyboard input. Nothing is dropped: what the FIFO cannot take yet waits here. */
-  receive(bytes: Uint8Array): void {
-    if (bytes.length === 0) return;
-    const need = this.hostCount + bytes.length;
+  /**
+   * Host keyboard input. Returns how many bytes were taken: what the FIFO cannot take yet waits here,
+   * up to INPUT_QUEUE_LIMIT; the caller keeps (or drops) the rest.
+   */
+  receive(bytes: Uint8Array): number {
+    const take = Math.min(bytes.length, INPUT_QUEUE_LIMIT - this.hostCount);
+    if (take <= 0) return 0;
+    const need = this.hostCount + take;
     if (need > this.hostQueue.length) {
       let capacity = this.hostQueue.length * 2;
       while (capacity < need) capacity *= 2;
@@ -169,13 +185,14 @@ export class Uart16550 implements MmioDevice {
     }
     const q = this.hostQueue;
     let tail = (this.hostHead + this.hostCount) % q.length;
-    for (let i = 0; i < bytes.length; i++) {
+    for (let i = 0; i < take; i++) {
       q[tail] = bytes[i];
       tail = tail + 1 === q.length ? 0 : tail + 1;
     }
     this.hostCount = need;
     this.refill();
     this.updateIrq();
+    return take;
   }
 
   /**
@@ -183,7 +200,7 @@ export class Uart16550 implements MmioDevice {
    * break, in order with the typed input around it.
    */
   receiveBreak(): void {
-    this.receive(Uint8Array.of(0));
+    if (this.receive(Uint8Array.of(0)) === 0) return;
     const q = this.hostQueue;
     // receive() may already have moved the NUL into the FIFO; flag it wherever it is now.
     if (this.hostCount > 0) q[(this.hostHead + this.hostCount - 1) % q.length] |= BREAK_ENTRY;
@@ -204,10 +221,31 @@ export class Uart16550 implements MmioDevice {
    */
   flush(): void {
     if (this.txCount === 0) return;
-    // A copy: the backend may keep the bytes (stream writes are asynchronous) while the buffer is reused.
-    const bytes = this.tx.slice(0, this.txCount);
-    this.txCount = 0;
-    this.backend.write(bytes);
+    // A view: the backend copies what it keeps, and the buffer is reused.
+    const taken = this.backend.write(this.tx.subarray(0, this.txCount));
+    if (taken >= this.txCount) this.txCount = 0;
+    else if (taken > 0) {
+      this.tx.copyWithin(0, taken, this.txCount);
+      this.txCount -= taken;
+    }
+  }
+
+  /** The transmitter can take a byte: the host-side buffer has room. */
+  private get thrEmpty(): boolean {
+    return this.txCount < TX_BUFFER;
+  }
+
+  /**
+   * The host takes output again (the board drained its buffer): pending bytes move on and, if that made
+   * room, THR reads empty again and its interrupt fires as after any transmission.
+   */
+  hostReady(): void {
+    const wasFull = !this.thrEmpty;
+    this.flush();
+    if (wasFull && this.thrEmpty) {
+      this.thrPending = true;
+      this.updateIrq();
+    }
   }
 
   private readRegister(reg: number): number {
@@ -230,7 +268,8 @@ export class Uart16550 implements MmioDevice {
       case MCR:
         return this.mcr;
       case LSR: {
-        const value = LSR_THRE | LSR_TEMT | (this.rxCount > 0 ? LSR_DR : 0) | this.lsrErrors;
+        const value =
+          (this.thrEmpty ? LSR_THRE | LSR_TEMT : 0) | (this.rxCount > 0 ? LSR_DR : 0) | this.lsrErrors;
         if (this.lsrErrors !== 0) {
           this.lsrErrors = 0;
           this.updateIrq();
@@ -265,9 +304,9 @@ export class Uart16550 implements MmioDevice {
           // path restores IER), so output that lacks a newline, such as a shell prompt, shows up here
           // even when the board never calls flush().
           this.flush();
-          // THR is always empty here, so enabling (or re-enabling) ETBEI reports it at once, as the
-          // 16550A does and as Linux's startup test of THRE re-assertion expects.
-          this.thrPending = true;
+          // THR is empty here unless the host is backed up, so enabling (or re-enabling) ETBEI reports it
+          // at once, as the 16550A does and as Linux's startup test of THRE re-assertion expects.
+          this.thrPending = this.thrEmpty;
           this.updateIrq();
         }
         return;
@@ -292,12 +331,16 @@ export class Uart16550 implements MmioDevice {
   private transmit(byte: number): void {
     if (this.mcr & MCR_LOOP) {
       this.pushRx(byte);
+    } else if (!this.thrEmpty) {
+      // Written while LSR said busy: lost, as on a real UART.
+      this.txDropped++;
+      return;
     } else {
       this.tx[this.txCount++] = byte;
       if (byte === 10 || this.txCount === TX_BUFFER) this.flush();
     }
-    // The byte left THR at once: THR is empty again and its interrupt re-arms.
-    this.thrPending = true;
+    // The byte left THR at once unless the host is backed up: then THRE stays clear until hostReady().
+    this.thrPending = this.thrEmpty;
     this.updateIrq();
   }
 
@@ -447,6 +490,7 @@ export class Uart16550 implements MmioDevice {
     if (state.rx.length > FIFO_SIZE)
       throw new Error(`UART state: ${state.rx.length} bytes in a ${FIFO_SIZE}-byte FIFO`);
     if (state.txPending.length > TX_BUFFER) throw new Error('UART state: too much pending output');
+    if (state.hostQueue.length > INPUT_QUEUE_LIMIT) throw new Error('UART state: too much pending input');
     this.ier = state.ier & 0x0f;
     this.lcr = state.lcr & 0xff;
     this.mcr = state.mcr & 0x1f;

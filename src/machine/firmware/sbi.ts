@@ -35,10 +35,14 @@ const LEGACY_SHUTDOWN = 0x08;
 
 const SBI_SUCCESS = 0;
 
+const SBI_ERR_FAILED = -1;
 const SBI_ERR_NOT_SUPPORTED = -2;
 const SBI_ERR_INVALID_PARAM = -3;
 const SBI_ERR_INVALID_ADDRESS = -5;
 const SBI_ERR_ALREADY_AVAILABLE = -6;
+
+/** sbi_system_reset reason codes (SBI 2.0, 10.1): 0 none, 1 system failure; 0xF0000000.. vendor. */
+const SRST_REASON_SYSTEM_FAILURE = 1;
 
 const HSM_STARTED = 0;
 const HSM_STOPPED = 1;
@@ -49,13 +53,19 @@ const TWO32 = 4294967296;
 /** What the firmware needs from the board. */
 export interface SbiPlatform {
   readonly harts: readonly Hart[];
-  consoleWrite(bytes: Uint8Array): void;
+  /**
+   * Console output: takes what it has room for, copying it (`bytes` is a view of guest RAM), and returns
+   * how many bytes it took. Its room is bounded, so a guest's write costs the host a bounded buffer.
+   */
+  consoleWrite(bytes: Uint8Array): number;
   /** Takes up to `max` bytes of pending console input (possibly none). */
   consoleRead(max: number): Uint8Array;
   powerOff(): void;
   reboot(): void;
   /** A trap reached M-mode that no firmware handles: the guest is beyond saving. */
   fatal(message: string): void;
+  /** The supervisor reported a system failure (SRST reason 1) on its way to a reset or power-off. */
+  systemFailure?(detail: string): void;
   /** Starts a stopped hart in S-mode at `pc` with a0 = hartid, a1 = opaque. */
   startHart(hartId: number, pc: number, opaque: bigint): void;
   stopHart(hartId: number): void;
@@ -118,10 +128,12 @@ export class BuiltinSbi {
         this.setTimer(hart, this.reg(hart, A0));
         this.retLegacy(hart, 0);
         return;
-      case LEGACY_CONSOLE_PUTCHAR:
-        this.platform.consoleWrite(Uint8Array.of(this.regLow(hart, A0) & 0xff));
-        this.retLegacy(hart, 0);
+      case LEGACY_CONSOLE_PUTCHAR: {
+        // A full console loses the character; the legacy call has no way to ask the caller to retry.
+        const taken = this.platform.consoleWrite(Uint8Array.of(this.regLow(hart, A0) & 0xff));
+        this.retLegacy(hart, taken === 1 ? 0 : SBI_ERR_FAILED);
         return;
+      }
       case LEGACY_CONSOLE_GETCHAR: {
         const b = this.platform.consoleRead(1);
         this.retLegacy(hart, b.length ? b[0] : -1);
@@ -277,17 +289,22 @@ export class BuiltinSbi {
   private systemReset(hart: Hart, fn: number): void {
     if (fn !== 0) return this.ret(hart, SBI_ERR_NOT_SUPPORTED);
     const type = this.regLow(hart, A0) >>> 0;
+    const reason = this.regLow(hart, A0 + 1) >>> 0;
+    // Reserved and vendor types and reasons: none is implemented here (SBI 2.0, 10.1).
+    if (type > 2 || reason > SRST_REASON_SYSTEM_FAILURE) return this.ret(hart, SBI_ERR_INVALID_PARAM);
+    if (reason === SRST_REASON_SYSTEM_FAILURE)
+      this.platform.systemFailure?.('SBI system reset with reason "system failure"');
     if (type === 0) this.platform.powerOff();
-    else if (type === 1 || type === 2) this.platform.reboot();
-    else return this.ret(hart, SBI_ERR_INVALID_PARAM);
+    else this.platform.reboot();
     hart.yieldRequested = true;
     this.ret(hart, SBI_SUCCESS);
   }
 
   private debugConsole(hart: Hart, fn: number): void {
     if (fn === 2) {
-      this.platform.consoleWrite(Uint8Array.of(this.regLow(hart, A0) & 0xff));
-      return this.ret(hart, SBI_SUCCESS);
+      // write_byte blocks in the spec's words; a full console fails it instead of holding the host.
+      const taken = this.platform.consoleWrite(Uint8Array.of(this.regLow(hart, A0) & 0xff));
+      return this.ret(hart, taken === 1 ? SBI_SUCCESS : SBI_ERR_FAILED);
     }
     if (fn !== 0 && fn !== 1) return this.ret(hart, SBI_ERR_NOT_SUPPORTED);
     const length = Number(BigInt.asUintN(64, this.reg(hart, A0)));
@@ -297,8 +314,10 @@ export class BuiltinSbi {
     const offset = address - hart.ramBase;
     if (!(offset >= 0 && offset + length <= hart.ramSize)) return this.ret(hart, SBI_ERR_INVALID_ADDRESS);
     if (fn === 0) {
-      this.platform.consoleWrite(hart.ram8.slice(offset, offset + length));
-      return this.ret(hart, SBI_SUCCESS, length);
+      // Non-blocking (SBI 2.0, 12.1): the console takes what it has room for and the caller retries the
+      // rest, so one call never copies more than the console's bounded buffer.
+      const taken = this.platform.consoleWrite(hart.ram8.subarray(offset, offset + length));
+      return this.ret(hart, SBI_SUCCESS, taken);
     }
     const input = this.platform.consoleRead(length);
     for (let i = 0; i < input.length; i++) hart.writeRam(offset + i, 1, input[i], 0);

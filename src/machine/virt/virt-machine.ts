@@ -31,6 +31,7 @@ import { VirtioMmioTransport } from '../devices/virtio/mmio-transport.js';
 import { VirtioMmioEmpty } from '../devices/virtio-mmio-empty.js';
 import { BuiltinSbi } from '../firmware/sbi.js';
 import { GuestMemory } from '../guest-memory.js';
+import { LogLimiter } from '../log-limiter.js';
 import { buildVirtDeviceTree } from './devicetree.js';
 import {
   PLIC_NUM_SOURCES,
@@ -44,8 +45,20 @@ import {
 const BATCH = 1 << 16;
 /** Longest stretch of guest execution between looks at the host's event loop (console input, timers). */
 const SLICE_MS = 20;
+/**
+ * Host time devices may spend per slice on the guest's behalf (virtqueue work). Past it, notifications
+ * wait for the next slice and the harts yield, so a slice stays near SLICE_MS whatever the guest asks of
+ * its devices, and pause and the CPU quota keep their effect.
+ */
+const DEVICE_MS_PER_SLICE = SLICE_MS / 2;
 /** Longest sleep of an idle VM before it looks at its timers again. */
 const MAX_SLEEP_MS = 1000;
+/**
+ * Console output (UART and SBI debug console) the board holds for the host. When the host does not
+ * take it (setOutputReady(false)) and this fills, the guest meets backpressure: the UART's transmitter
+ * reads busy and SBI debug console writes write fewer bytes, as the SBI spec allows.
+ */
+export const OUTPUT_LIMIT = 256 * 1024;
 
 export interface NamedBytes {
   name: string;
@@ -94,8 +107,22 @@ export class VirtMachine {
   private resetRequested = false;
   private booted = false;
   private readonly output: Uint8Array[] = [];
+  private outputBytes = 0;
+  private outputReady = true;
+  private flushing = false;
   private wake: (() => void) | null = null;
   private paused = false;
+  /** run() is executing (between its start and its return). */
+  private looping = false;
+  /** The run loop sits in its paused sleep: no guest instruction or device step runs. */
+  private parked = false;
+  private parkWaiters: (() => void)[] = [];
+  /** A panic the guest reported in this boot, to hand to onGuestPanic once its slice's output is out. */
+  private pendingPanic: string | null = null;
+  private panicReported = false;
+  private readonly logLimiter = new LogLimiter();
+  /** Device time left in the current slice (DEVICE_MS_PER_SLICE at its start). */
+  private deviceMsLeft = DEVICE_MS_PER_SLICE;
   /** Share of one host core the run loop may keep busy (0 < quota <= 1): see setCpuQuota. */
   private quota = 1;
   /** Milliseconds the run loop still owes the host under the CPU quota. */
@@ -106,8 +133,16 @@ export class VirtMachine {
   busyMs = 0;
   /** Console bytes for the host (the terminal); called after every slice that produced output. */
   onOutput: (bytes: Uint8Array) => void = () => {};
-  /** Device errors a guest caused (a malformed virtqueue, say): for the user, not for the guest. */
+  /**
+   * Device errors a guest caused (a malformed virtqueue, say): for the user, not for the guest. Rate
+   * limited (see LogLimiter), so a guest cannot flood the host's logs.
+   */
   onLog: (message: string) => void = () => {};
+  /**
+   * The guest reported that it panicked (pvpanic, or an SBI system reset for a system failure). Called
+   * at most once per boot, after the console output the guest produced before it went to onOutput.
+   */
+  onGuestPanic: (detail: string) => void = () => {};
 
   constructor(config: VirtMachineConfig) {
     this.config = config;
@@ -132,7 +167,7 @@ export class VirtMachine {
     this.clint = new Clint(VIRT.clint.base, this.harts, this.clock);
     this.plic = new Plic(VIRT.plic.base, this.harts, PLIC_NUM_SOURCES);
     this.uart = new Uart16550(VIRT.uart0.base, this.plic.line(VIRT_IRQ.uart0), {
-      write: (bytes) => this.output.push(bytes),
+      write: (bytes) => this.takeOutput(bytes),
     });
     this.rtc = new GoldfishRtc(
       VIRT.rtc.base,
@@ -164,7 +199,9 @@ export class VirtMachine {
         memory: this.memory,
         irq: this.plic.line(where.irq),
         wake: () => this.kick(),
-        log: (message) => this.onLog(message),
+        log: (message) => this.log(message),
+        mayWork: () => this.deviceMsLeft > 0,
+        worked: (ms) => this.chargeDeviceWork(ms),
       });
       this.virtio.push(transport);
       this.bus.attach(transport);
@@ -175,11 +212,12 @@ export class VirtMachine {
       if (!this.kernel) throw new BootImageError('--bios builtin needs a kernel to boot');
       new BuiltinSbi({
         harts: this.harts,
-        consoleWrite: (bytes) => this.output.push(bytes.slice()),
+        consoleWrite: (bytes) => this.takeOutput(bytes),
         consoleRead: (max) => this.readUartInput(max),
         powerOff: () => this.stop({ kind: 'poweroff', code: 0 }),
         reboot: () => this.requestReset(),
         fatal: (message) => this.stop({ kind: 'fatal', message }),
+        systemFailure: (detail) => this.reportGuestPanic(detail),
         startHart: () => {},
         stopHart: (id) => {
           this.running[id] = false;
@@ -227,6 +265,7 @@ export class VirtMachine {
     // A fresh memory is already zero; zeroing it again would touch every page of a large RAM.
     if (this.booted) ram.fill(0);
     this.booted = true;
+    this.panicReported = false;
     for (const t of this.virtio) t.powerOnReset();
     const bios = this.config.bios;
     const base = VIRT.dram.base;
@@ -312,15 +351,22 @@ export class VirtMachine {
 
   /**
    * Stops executing the guest until resume(): the run loop waits on a promise, so a paused VM costs no
-   * host CPU. Devices keep their state; host I/O already in flight still completes into guest RAM.
+   * host CPU. The promise resolves once the loop is parked: from then on no guest instruction and no
+   * deferred device step runs. Devices keep their state; host I/O already in flight still completes
+   * into guest RAM.
    * The guest's clock follows the host's, so after a resume the guest sees time jump (timers fire late),
    * which Linux tolerates.
    */
-  pause(): void {
-    if (this.paused || this.exit !== null) return;
-    this.paused = true;
-    for (const h of this.harts) h.yieldRequested = true;
-    this.wake?.();
+  pause(): Promise<void> {
+    if (this.exit !== null) return Promise.resolve();
+    if (!this.paused) {
+      this.paused = true;
+      for (const h of this.harts) h.yieldRequested = true;
+      this.wake?.();
+    }
+    // Resolved once the loop parks (or ends); a loop that is not running has nothing to stop.
+    if (this.parked || !this.looping) return Promise.resolve();
+    return new Promise<void>((resolve) => this.parkWaiters.push(resolve));
   }
 
   resume(): void {
@@ -368,11 +414,60 @@ export class VirtMachine {
     this.wake?.();
   }
 
-  /** Console input from the host (keyboard): goes to the UART's receive FIFO. */
-  sendInput(bytes: Uint8Array): void {
-    this.uart.receive(bytes);
+  /**
+   * Console input from the host (keyboard): goes to the UART's receive FIFO. Returns how many bytes were
+   * taken; the UART holds a bounded amount the guest has not read yet, and refuses the rest.
+   */
+  sendInput(bytes: Uint8Array): number {
+    const taken = this.uart.receive(bytes);
     for (const h of this.harts) h.waiting = false;
     this.wake?.();
+    return taken;
+  }
+
+  /**
+   * Whether the host takes console output now. While false, output stays on the board (up to
+   * OUTPUT_LIMIT) and then the guest meets backpressure; true hands over what waited.
+   */
+  setOutputReady(ready: boolean): void {
+    if (this.outputReady === ready) return;
+    this.outputReady = ready;
+    if (ready) {
+      this.flushOutput();
+      this.kick();
+    }
+  }
+
+  /** Console output bytes the host has not taken yet. */
+  get pendingOutput(): number {
+    return this.outputBytes;
+  }
+
+  /** Guest messages dropped by the log rate limit. */
+  get logsDropped(): number {
+    return this.logLimiter.dropped;
+  }
+
+  private log(message: string): void {
+    const line = this.logLimiter.admit(message);
+    if (line !== null) this.onLog(line);
+  }
+
+  /** Takes up to OUTPUT_LIMIT bytes of console output in all; returns how many of `bytes` it copied. */
+  private takeOutput(bytes: Uint8Array): number {
+    const n = Math.min(bytes.length, OUTPUT_LIMIT - this.outputBytes);
+    if (n <= 0) return 0;
+    this.output.push(bytes.slice(0, n));
+    this.outputBytes += n;
+    return n;
+  }
+
+  private reportGuestPanic(detail: string): void {
+    if (this.panicReported) return;
+    this.panicReported = true;
+    this.pendingPanic = detail;
+    // The slice ends soon, so that the report (and the output before it) reach the host promptly.
+    for (const h of this.harts) h.yieldRequested = true;
   }
 
   /**
@@ -391,19 +486,55 @@ export class VirtMachine {
     return Uint8Array.from(bytes);
   }
 
-  private flushOutput(): void {
+  /** Hands console output to the host while it takes it (or, with `final`, at the end of the run). */
+  private flushOutput(final = false): void {
+    if (this.flushing) return;
     // The UART gathers output into lines; the end of a slice is when a prompt without one must show.
     this.uart.flush();
-    if (this.output.length === 0) return;
-    const total = this.output.reduce((n, b) => n + b.length, 0);
-    const joined = new Uint8Array(total);
-    let at = 0;
-    for (const b of this.output) {
-      joined.set(b, at);
-      at += b.length;
+    if (this.output.length === 0 || !(this.outputReady || final)) return;
+    const total = this.outputBytes;
+    const joined = this.output.length === 1 ? this.output[0] : new Uint8Array(total);
+    if (this.output.length > 1) {
+      let at = 0;
+      for (const b of this.output) {
+        joined.set(b, at);
+        at += b.length;
+      }
     }
     this.output.length = 0;
-    this.onOutput(joined);
+    this.outputBytes = 0;
+    this.flushing = true;
+    try {
+      this.onOutput(joined);
+    } finally {
+      this.flushing = false;
+    }
+    // Room again: a UART held busy by a full buffer transmits once more.
+    this.uart.hostReady();
+  }
+
+  /** Hands a panic the guest reported to the host, after the output that came before it. */
+  private deliverPanic(): void {
+    if (this.pendingPanic === null) return;
+    const detail = this.pendingPanic;
+    this.pendingPanic = null;
+    this.onGuestPanic(detail);
+  }
+
+  /** One step of the device work that devices deferred to the run loop, while the slice's budget lasts. */
+  private runDeferredDeviceWork(): void {
+    for (let i = 0; i < this.virtio.length && this.deviceMsLeft > 0; i++) this.virtio[i].runDeferred();
+  }
+
+  private chargeDeviceWork(ms: number): void {
+    this.deviceMsLeft -= ms;
+    // Spent: end the batch now, so the slice's clock is looked at before the guest asks for more.
+    if (this.deviceMsLeft <= 0) for (const h of this.harts) h.yieldRequested = true;
+  }
+
+  private get deviceWorkDeferred(): boolean {
+    for (let i = 0; i < this.virtio.length; i++) if (this.virtio[i].hasDeferred) return true;
+    return false;
   }
 
   private pollDevices(): void {
@@ -414,8 +545,10 @@ export class VirtMachine {
   /** Runs one slice of guest time. Returns true when every running hart waits for an interrupt. */
   runSlice(): boolean {
     const end = performance.now() + SLICE_MS;
+    this.deviceMsLeft = DEVICE_MS_PER_SLICE;
     for (;;) {
       this.pollDevices();
+      this.runDeferredDeviceWork();
       let busy = false;
       for (let i = 0; i < this.harts.length; i++) {
         if (!this.running[i]) continue;
@@ -464,19 +597,37 @@ export class VirtMachine {
 
   /** Runs the guest until it powers off, fails fatally, or powerOff() is called. */
   async run(): Promise<MachineExit> {
+    this.looping = true;
+    try {
+      return await this.loop();
+    } finally {
+      this.looping = false;
+      this.parked = false;
+      for (const w of this.parkWaiters.splice(0)) w();
+    }
+  }
+
+  private async loop(): Promise<MachineExit> {
     while (this.exit === null) {
       if (this.paused) {
         // Nothing runs and no timer is armed: only resume() or powerOff() wakes the loop.
         this.flushOutput();
+        this.deliverPanic();
+        this.parked = true;
+        for (const w of this.parkWaiters.splice(0)) w();
         await this.sleep(Number.POSITIVE_INFINITY);
+        this.parked = false;
         continue;
       }
       const sliceStart = performance.now();
-      const idle = this.runSlice();
+      let idle = this.runSlice();
       const busy = performance.now() - sliceStart;
       this.busyMs += busy;
       this.flushOutput();
+      this.deliverPanic();
       if (this.exit !== null) break;
+      // Deferred device work is due at the next step even when every hart waits for an interrupt.
+      if (idle && this.deviceWorkDeferred) idle = false;
       if (this.quota < 1) this.quotaDebtMs += (busy * (1 - this.quota)) / this.quota;
       if (idle) {
         const ms = this.idleMs();
@@ -498,10 +649,11 @@ export class VirtMachine {
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
     }
-    this.flushOutput();
+    this.flushOutput(true);
+    this.deliverPanic();
     // Host I/O still in flight (a disk write the guest issued before powering off) completes first.
     await Promise.all(
-      this.virtio.map((t) => t.device.close().catch((e: Error) => this.onLog(`${t.name}: ${e.message}`))),
+      this.virtio.map((t) => t.device.close().catch((e: Error) => this.log(`${t.name}: ${e.message}`))),
     );
     return this.exit;
   }

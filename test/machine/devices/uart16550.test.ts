@@ -32,8 +32,9 @@ class Line implements InterruptLine {
 
 class Sink {
   chunks: Uint8Array[] = [];
-  write(bytes: Uint8Array): void {
-    this.chunks.push(bytes);
+  write(bytes: Uint8Array): number {
+    this.chunks.push(bytes.slice());
+    return bytes.length;
   }
   text(): string {
     return Buffer.concat(this.chunks).toString('latin1');

@@ -52,6 +52,11 @@ const MAX_DISCARD_SEG = 32;
 /** Write-zeroes really writes, so keep one request to a few seconds of host I/O at worst. */
 const MAX_WRITE_ZEROES_SECTORS = 0x10000;
 const MAX_WRITE_ZEROES_SEG = 1;
+/**
+ * Host operations one disk keeps in flight. The guest may queue a whole ring; what is beyond this waits
+ * in the ring, costing the host nothing, and is taken as earlier requests complete.
+ */
+export const BLK_MAX_IN_FLIGHT = 64;
 /** Configuration space up to and including write_zeroes_may_unmap and its padding (5.2.4). */
 const CONFIG_SIZE = 60;
 
@@ -99,6 +104,10 @@ export class VirtioBlk implements VirtioDevice {
   /** Bumped by every reset: a request started in an older epoch must not complete into the new queue. */
   private epoch = 0;
   private inFlight = 0;
+  /** The ring was left non-empty because BLK_MAX_IN_FLIGHT was reached: a completion resumes it. */
+  private saturated = false;
+  /** Set while a rate-limited backend holds requests back: its end resumes the ring. */
+  private admitTimer: ReturnType<typeof setTimeout> | null = null;
   private idle: (() => void)[] = [];
   private batchScheduled = false;
   private closed = false;
@@ -149,21 +158,51 @@ export class VirtioBlk implements VirtioDevice {
   notify(index: number): void {
     if (this.closed) return;
     const q = this.ctx.queue(index);
-    for (let chain = q.pop(); chain !== null; chain = q.pop()) this.start(index, chain);
+    while (this.inFlight < BLK_MAX_IN_FLIGHT) {
+      const wait = this.backend.admitInMs?.() ?? 0;
+      if (wait > 0) {
+        this.admitLater(index, wait);
+        return;
+      }
+      const chain = q.pop();
+      if (chain === null) return;
+      this.start(index, chain);
+    }
+    this.saturated = true;
+  }
+
+  private admitLater(queue: number, ms: number): void {
+    if (this.admitTimer !== null) return;
+    this.admitTimer = setTimeout(
+      () => {
+        this.admitTimer = null;
+        if (!this.closed && this.ctx.active) this.ctx.defer(queue);
+      },
+      Math.max(1, ms),
+    );
+  }
+
+  private cancelAdmit(): void {
+    if (this.admitTimer !== null) clearTimeout(this.admitTimer);
+    this.admitTimer = null;
+    this.saturated = false;
   }
 
   reset(): void {
     this.epoch++;
+    this.cancelAdmit();
   }
 
   resetQueue(_index: number): void {
     this.epoch++;
+    this.cancelAdmit();
   }
 
   /** Resolves once no host I/O is in flight, then closes the backend. */
   async close(): Promise<void> {
     this.closed = true;
     this.epoch++;
+    this.cancelAdmit();
     while (this.inFlight > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
     await this.backend.close();
   }
@@ -226,6 +265,10 @@ export class VirtioBlk implements VirtioDevice {
   ): void {
     this.inFlight--;
     this.finish(queue, chain, status, epoch, outcome);
+    if (this.saturated && epoch === this.epoch && !this.closed) {
+      this.saturated = false;
+      this.ctx.defer(queue);
+    }
     if (this.inFlight === 0 && this.idle.length > 0) {
       const waiters = this.idle;
       this.idle = [];

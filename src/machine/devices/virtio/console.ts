@@ -12,6 +12,7 @@
 import type { CharPort } from './char-port.js';
 import { DEVICE_ID, type FeatureWords, featureWords, hasFeature } from './constants.js';
 import type { VirtioContext, VirtioDevice } from './device.js';
+import type { DescriptorChain } from './virtqueue.js';
 
 /** Feature bits (5.3.3). */
 export const CONSOLE_F_SIZE = 0;
@@ -38,6 +39,8 @@ const CONFIG_EMERG_WR = 8;
 const QUEUE_SIZE = 256;
 /** Host bytes a port holds for a guest that does not read; more is dropped (and counted). */
 export const PENDING_LIMIT = 1 << 20;
+/** Guest bytes moved to a port per step; the rest of its transmit ring waits for the next step. */
+export const TX_STEP_BYTES = 64 * 1024;
 /** Control messages held for a driver that posts no control buffers; a bound so a stuck guest cannot grow host memory. */
 const CONTROL_PENDING_LIMIT = 1024;
 
@@ -71,6 +74,9 @@ interface PortState {
   bytesToGuest: number;
   bytesFromGuest: number;
   droppedBytes: number;
+  /** A transmit chain taken but not wholly consumed (its step's budget ran out), and how far in. */
+  heldTx: DescriptorChain | null;
+  heldTxAt: number;
 }
 
 export interface VirtioConsolePortState {
@@ -123,12 +129,18 @@ export class VirtioConsole implements VirtioDevice {
       bytesToGuest: 0,
       bytesFromGuest: 0,
       droppedBytes: 0,
+      heldTx: null,
+      heldTxAt: 0,
     }));
     this.queueMaxSizes = new Array(2 * ports.length + 2).fill(QUEUE_SIZE);
     new DataView(this.config.buffer).setUint32(4, ports.length, true);
     this.ports.forEach((p, i) => {
       p.port.onInput = (bytes) => this.hostGuarded(() => this.input(i, bytes));
       p.port.onConnectionChange = (connected) => this.hostGuarded(() => this.connectionChanged(i, connected));
+      // The host caught up: the guest's waiting output moves on at the run loop's next step.
+      p.port.onWritable = () => {
+        if (this.ctx?.active) this.ctx.defer(transmitQueueOf(i));
+      };
     });
   }
 
@@ -173,6 +185,17 @@ export class VirtioConsole implements VirtioDevice {
       p.pending = [];
       p.pendingHead = 0;
       p.pendingBytes = 0;
+      p.heldTx = null;
+      p.heldTxAt = 0;
+    }
+  }
+
+  resetQueue(index: number): void {
+    const port = index < 2 ? 0 : (index - 2) >> 1;
+    const p = this.ports[port];
+    if (p && index === transmitQueueOf(port)) {
+      p.heldTx = null;
+      p.heldTxAt = 0;
     }
   }
 
@@ -269,6 +292,10 @@ export class VirtioConsole implements VirtioDevice {
 
   // --- Guest to host -----------------------------------------------------------------------------------
 
+  /**
+   * Moves guest output to the port: at most TX_STEP_BYTES per step, and nothing while the port's host
+   * side is backed up. A chain larger than what is left of the step is taken in parts.
+   */
   private output(index: number): void {
     const p = this.ports[index];
     const qi = transmitQueueOf(index);
@@ -277,19 +304,34 @@ export class VirtioConsole implements VirtioDevice {
     const chunks: Uint8Array[] = [];
     let total = 0;
     let used = false;
-    for (let chain = q.pop(); chain !== null; chain = q.pop()) {
-      used = true;
-      if (chain.readableLength > 0) {
-        chunks.push(chain.readAll(memory));
-        total += chain.readableLength;
+    while (total < TX_STEP_BYTES && p.port.writable !== false) {
+      const chain = p.heldTx ?? q.pop();
+      p.heldTx = null;
+      if (chain === null) break;
+      const left = chain.readableLength - p.heldTxAt;
+      const n = Math.min(left, TX_STEP_BYTES - total);
+      if (n > 0) {
+        const bytes = new Uint8Array(n);
+        chain.read(memory, bytes, p.heldTxAt);
+        chunks.push(bytes);
+        total += n;
       }
+      if (n < left) {
+        p.heldTx = chain;
+        p.heldTxAt += n;
+        break;
+      }
+      p.heldTxAt = 0;
       q.push(chain.head, 0);
+      used = true;
     }
     if (total > 0) {
       p.bytesFromGuest += total;
-      // One write per batch, so a socket sees the guest's burst as one chunk.
+      // One write per step, so a socket sees the guest's burst as one chunk.
       p.port.write(chunks.length === 1 ? chunks[0] : concat(chunks, total));
     }
+    // Out of budget with output left: the next step goes on. A backed-up port calls onWritable instead.
+    if (p.port.writable !== false && (p.heldTx !== null || q.hasAvailable())) this.ctx.defer(qi);
     if (used) this.ctx.usedBuffers(qi);
   }
 

@@ -3,7 +3,7 @@
  * transport owns registers, feature negotiation, status, queues and interrupts; the device owns its
  * configuration space and what requests mean. A device never touches a register or an interrupt line
  * itself: it takes chains from `ctx.queue(n)`, pushes completions, and calls `ctx.usedBuffers(n)` once
- * per batch.
+ * per batch. A device does a bounded amount of work per call (see `defer`).
  */
 import type { GuestMemory } from '../../guest-memory.js';
 import type { FeatureWords } from './constants.js';
@@ -19,6 +19,14 @@ export interface VirtioContext {
   usedBuffers(queue: number): void;
   /** Call after the configuration space changed on its own (link up, resize): bumps the generation. */
   configChanged(): void;
+  /**
+   * The device stopped taking requests from `queue` before the ring was empty: its work per call is
+   * bounded (a step), or it waits for the host (I/O in flight, a rate limit). The transport calls
+   * notify(queue) again at the run loop's next step, inside the VM's CPU budget and never while the VM
+   * is paused, so no single register write or host event does unbounded work. Safe to call from host
+   * callbacks; calling it again before the step is a no-op.
+   */
+  defer(queue: number): void;
   /** A request the device cannot make sense of: marks the device DEVICE_NEEDS_RESET and tells the driver. */
   fail(reason: string): void;
   /** Tells the user about a host-side problem (a failing disk, a lost connection); the guest sees only errors. */

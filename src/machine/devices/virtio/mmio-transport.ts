@@ -90,10 +90,18 @@ export interface SavedVirtioMmio extends VirtioMmioState {
 export interface VirtioMmioHost {
   memory: GuestMemory;
   irq: InterruptLine;
-  /** Wakes the VM's run loop when an interrupt arrives while it sleeps on wfi. */
+  /** Wakes the VM's run loop when an interrupt arrives or deferred work is due while it sleeps on wfi. */
   wake(): void;
   /** Reports a device error the guest caused (shown to the user, not to the guest). */
   log(message: string): void;
+  /**
+   * Whether device work may run now. The board bounds the host time devices spend per slice: once it is
+   * spent, notifications wait (deferred) for the next step, so a guest that notifies in a tight loop
+   * cannot stretch a slice, and with it pause and the CPU quota. Absent means always.
+   */
+  mayWork?(): boolean;
+  /** Host milliseconds a device just spent on the guest's behalf, charged to the slice. */
+  worked?(ms: number): void;
 }
 
 export class VirtioMmioTransport implements MmioDevice, VirtioContext {
@@ -106,6 +114,9 @@ export class VirtioMmioTransport implements MmioDevice, VirtioContext {
   private readonly queues: Virtqueue[];
   private readonly offered: FeatureWords;
   private s: VirtioMmioState;
+  /** Queues whose device asked to be notified again at the next step (VirtioContext.defer). */
+  private deferred: boolean[];
+  private anyDeferred = false;
 
   constructor(base: number, device: VirtioDevice, host: VirtioMmioHost) {
     this.base = base;
@@ -118,6 +129,7 @@ export class VirtioMmioTransport implements MmioDevice, VirtioContext {
       (device.features[1] | TRANSPORT_FEATURES[1]) >>> 0,
     ];
     this.queues = device.queueMaxSizes.map((max, i) => new Virtqueue(i, max, host.memory));
+    this.deferred = this.queues.map(() => false);
     this.s = this.initialState();
     device.attach(this);
   }
@@ -157,6 +169,42 @@ export class VirtioMmioTransport implements MmioDevice, VirtioContext {
 
   log(message: string): void {
     this.host.log(`${this.name}: ${message}`);
+  }
+
+  defer(index: number): void {
+    if (!(index >= 0 && index < this.deferred.length) || this.deferred[index]) return;
+    this.deferred[index] = true;
+    if (!this.anyDeferred) {
+      this.anyDeferred = true;
+      this.host.wake();
+    }
+  }
+
+  /** Whether a device waits for runDeferred (the run loop must not sleep on wfi while it does). */
+  get hasDeferred(): boolean {
+    return this.anyDeferred;
+  }
+
+  /**
+   * One step of deferred device work: every queue whose device asked for it is notified again. Called by
+   * the board's run loop between batches of guest instructions, so it runs within the VM's time slice.
+   */
+  runDeferred(): void {
+    if (!this.anyDeferred) return;
+    this.anyDeferred = false;
+    for (let i = 0; i < this.deferred.length; i++) {
+      if (!this.deferred[i]) continue;
+      this.deferred[i] = false;
+      if (this.active && this.queues[i].ready) this.work(i);
+    }
+  }
+
+  /** The device serves queue `index`, its time charged to the board's slice. */
+  private work(index: number): void {
+    const worked = this.host.worked;
+    const start = worked ? performance.now() : 0;
+    this.guarded(`queue ${index}`, () => this.device.notify(index));
+    if (worked) worked(performance.now() - start);
   }
 
   configChanged(): void {
@@ -325,7 +373,8 @@ export class VirtioMmioTransport implements MmioDevice, VirtioContext {
       case REG.queueNotify:
         // An index that names no queue is ignored, as a notification to nowhere.
         if (value < this.queues.length && this.active && this.queues[value].ready) {
-          this.guarded(`queue ${value}`, () => this.device.notify(value));
+          if (this.host.mayWork?.() === false) this.defer(value);
+          else this.work(value);
         }
         break;
       case REG.interruptAck:
@@ -392,6 +441,8 @@ export class VirtioMmioTransport implements MmioDevice, VirtioContext {
   private resetDevice(): void {
     this.guarded('reset', () => this.device.reset());
     for (const q of this.queues) q.reset();
+    this.deferred.fill(false);
+    this.anyDeferred = false;
     const generation = this.s.configGeneration;
     this.s = this.initialState();
     this.s.configGeneration = generation;

@@ -31,6 +31,8 @@ export const RX_PENDING_LIMIT = 256;
  * QEMU's stream framing allows up to 64 KiB; anything longer is a driver bug or garbage.
  */
 const MAX_FRAME = 65536 + 14 + 4;
+/** Frame bytes sent per step; the rest of the transmit ring waits for the run loop's next step. */
+const TX_STEP_BYTES = 256 * 1024;
 
 export interface VirtioNetState {
   mac: string;
@@ -107,6 +109,7 @@ export class VirtioNet implements VirtioDevice {
     const q = this.ctx.queue(TX_QUEUE);
     const memory = this.ctx.memory;
     let any = false;
+    let step = 0;
     for (let chain = q.pop(); chain !== null; chain = q.pop()) {
       any = true;
       const length = chain.readableLength - NET_HDR_SIZE;
@@ -121,8 +124,13 @@ export class VirtioNet implements VirtioDevice {
         this.txPackets++;
         this.txBytes += length;
         this.backend.send(frame);
+        step += length;
       }
       q.push(chain.head, 0);
+      if (step >= TX_STEP_BYTES) {
+        if (q.hasAvailable()) this.ctx.defer(TX_QUEUE);
+        break;
+      }
     }
     if (any) this.ctx.usedBuffers(TX_QUEUE);
   }

@@ -9,6 +9,13 @@ import type { VirtioContext, VirtioDevice } from './device.js';
 const QUEUE_SIZE = 256;
 /** getRandomValues fills at most 64 KiB per call. */
 const CRYPTO_CHUNK = 65536;
+/**
+ * Bytes given per buffer: the device may fill less than a buffer holds (5.4.6.2), and a driver asks for
+ * tens of bytes at a time, so a chain of huge buffers costs the host no more than this.
+ */
+export const RNG_MAX_PER_REQUEST = 65536;
+/** Bytes served per step before the rest of the ring waits for the run loop's next one. */
+export const RNG_STEP_BYTES = 256 * 1024;
 
 export interface VirtioRngState {
   bytesServed: number;
@@ -38,19 +45,26 @@ export class VirtioRng implements VirtioDevice {
     const q = this.ctx.queue(index);
     const memory = this.ctx.memory;
     let served = false;
+    let step = 0;
     for (let chain = q.pop(); chain !== null; chain = q.pop()) {
       let written = 0;
-      for (const view of chain.writableViews(memory)) {
-        for (let at = 0; at < view.length; at += CRYPTO_CHUNK) {
-          this.random(view.subarray(at, Math.min(view.length, at + CRYPTO_CHUNK)));
+      for (let i = chain.readableCount; i < chain.offsets.length && written < RNG_MAX_PER_REQUEST; i++) {
+        const length = Math.min(chain.lengths[i], RNG_MAX_PER_REQUEST - written);
+        const view = memory.bytes.subarray(chain.offsets[i], chain.offsets[i] + length);
+        for (let at = 0; at < length; at += CRYPTO_CHUNK) {
+          this.random(view.subarray(at, Math.min(length, at + CRYPTO_CHUNK)));
         }
-        written += view.length;
+        memory.written(chain.offsets[i], length);
+        written += length;
       }
-      for (let i = chain.readableCount; i < chain.offsets.length; i++)
-        memory.written(chain.offsets[i], chain.lengths[i]);
       this.bytesServed += written;
       q.push(chain.head, written);
       served = true;
+      step += written;
+      if (step >= RNG_STEP_BYTES) {
+        if (q.hasAvailable()) this.ctx.defer(index);
+        break;
+      }
     }
     if (served) this.ctx.usedBuffers(index);
   }

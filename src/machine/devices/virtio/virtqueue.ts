@@ -3,7 +3,8 @@
  * wrote is untrusted: ring indices, descriptor addresses, lengths and `next` links are checked before
  * use, and anything malformed throws VirtqueueError, which the transport turns into
  * DEVICE_NEEDS_RESET. Nothing a guest writes can make the host read or write outside guest RAM or
- * loop forever (a chain longer than its table is a loop).
+ * loop forever (a chain longer than its table is a loop), nor make the device hold more requests than
+ * the ring has entries, nor hand it a chain of more than MAX_CHAIN_DESCRIPTORS buffers.
  */
 import type { GuestMemory } from '../../guest-memory.js';
 import {
@@ -16,6 +17,12 @@ import {
 } from './constants.js';
 
 export class VirtqueueError extends Error {}
+
+/**
+ * The most buffers one chain may have, indirect tables included: what QEMU accepts (VIRTQUEUE_MAX_SIZE)
+ * and more than Linux ever builds. It bounds the host work and memory of a single request.
+ */
+export const MAX_CHAIN_DESCRIPTORS = 1024;
 
 /** The registers a driver programs for one queue, as plain data. */
 export interface VirtqueueState {
@@ -192,6 +199,14 @@ export class Virtqueue {
     return offset;
   }
 
+  /**
+   * Chains taken and not yet returned. Each pop advances lastAvail and each push usedIdx by one, so the
+   * difference is exact without more state (and survives save/restore).
+   */
+  get inUse(): number {
+    return (this.state.lastAvail - this.state.usedIdx) & 0xffff;
+  }
+
   /** True when the driver has made buffers available that the device has not taken yet. */
   hasAvailable(): boolean {
     if (!this.state.ready) return false;
@@ -217,6 +232,13 @@ export class Virtqueue {
         `queue ${this.index}: avail.idx ${availIdx} is ${pending} ahead of the device, more than the ${s.size} entries of the ring`,
       );
     }
+    // A driver cannot have more chains outstanding than it has descriptors: one that posts another while
+    // `size` are with the device is re-posting buffers in flight, which would let it queue unbounded work.
+    if (this.inUse >= s.size) {
+      throw new VirtqueueError(
+        `queue ${this.index}: virtqueue size exceeded (${s.size} requests already in flight, avail.idx ${availIdx})`,
+      );
+    }
     const head = mem.u16(this.availOff + 4 + 2 * (s.lastAvail % s.size));
     s.lastAvail = (s.lastAvail + 1) & 0xffff;
     if (this.eventIdx) mem.setU16(this.usedOff + 4 + 8 * s.size, s.lastAvail);
@@ -238,6 +260,11 @@ export class Virtqueue {
       if (++steps > tableSize) {
         throw new VirtqueueError(
           `queue ${this.index}: descriptor chain from ${head} loops or exceeds its table`,
+        );
+      }
+      if (chain.offsets.length >= MAX_CHAIN_DESCRIPTORS) {
+        throw new VirtqueueError(
+          `queue ${this.index}: descriptor chain from ${head} has more than ${MAX_CHAIN_DESCRIPTORS} buffers`,
         );
       }
       const d = table + 16 * index;

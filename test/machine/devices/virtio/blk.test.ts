@@ -10,6 +10,7 @@ import {
   BLK_F_RO,
   BLK_F_SEG_MAX,
   BLK_F_WRITE_ZEROES,
+  BLK_MAX_IN_FLIGHT,
   BLK_S_IOERR,
   BLK_S_OK,
   BLK_S_UNSUPP,
@@ -30,6 +31,7 @@ import {
 } from '../../../../src/machine/devices/virtio/constants.js';
 import { REG } from '../../../../src/machine/devices/virtio/mmio-transport.js';
 import { openRawDisk } from '../../../../src/storage/raw-file.js';
+import { RateLimitedDisk, TokenBucket } from '../../../../src/vmm/token-bucket.js';
 import { MemoryDisk } from './memory-disk.js';
 import { type ChainBuffer, RAM_BASE, TestDriver } from './test-driver.js';
 
@@ -398,6 +400,66 @@ test('requests run concurrently and complete in the order the host finishes them
   assert.ok(drv.irqLevel, 'the driver was interrupted');
   disk.release(0);
   assert.equal((await drv.waitUsed(0, 1))[0].head, heads[3]);
+});
+
+test('a driver re-posting requests in flight gets at most BLK_MAX_IN_FLIGHT host operations, then a reset', async () => {
+  const { disk, drv } = memoryDevice(64);
+  disk.hold = true;
+  drv.init({ size: 256 });
+  drv.strict = false;
+  // One request (header, data, status), made available again and again without waiting for it: the
+  // hostile pattern that used to put thousands of operations in flight on a 256-entry queue.
+  const { head } = submitRequest(drv, BLK_T_IN, 0, undefined, 512);
+  let maxPending = 0;
+  for (let round = 0; round < 40 && !(drv.status & STATUS_DEVICE_NEEDS_RESET); round++) {
+    for (let i = 0; i < 64; i++) drv.publish(0, head);
+    drv.kick(0);
+    await new Promise((r) => setImmediate(r));
+    maxPending = Math.max(maxPending, disk.pending);
+    // The host finishes a few, which frees room only for as many more.
+    for (let i = 0; i < 8; i++) disk.release();
+  }
+  assert.equal(maxPending, BLK_MAX_IN_FLIGHT, 'host operations in flight are capped, not unbounded');
+  assert.ok(drv.status & STATUS_DEVICE_NEEDS_RESET, 'a driver that keeps posting beyond its ring is stopped');
+  assert.match(drv.logs.join('\n'), /avail\.idx \d+ is \d+ ahead of the device|virtqueue size exceeded/);
+  disk.hold = false;
+  while (disk.pending > 0) disk.release();
+});
+
+test('the queue refuses a chain beyond its size in flight ("virtqueue size exceeded")', async () => {
+  const { disk, drv } = memoryDevice(64);
+  disk.hold = true;
+  drv.init({ size: 4 });
+  drv.strict = false;
+  const { head } = submitRequest(drv, BLK_T_FLUSH, 0);
+  const q = drv.transport.queue(0);
+  // Four chains taken by the device and not returned (a device may hold as many as the ring has).
+  for (let i = 0; i < 3; i++) drv.publish(0, head);
+  for (let i = 0; i < 4; i++) assert.ok(q.pop());
+  assert.equal(q.inUse, 4);
+  drv.publish(0, head);
+  assert.throws(() => q.pop(), /virtqueue size exceeded/);
+  while (disk.pending > 0) disk.release();
+});
+
+test('a rate-limited disk leaves waiting requests in the ring, not in host memory', async () => {
+  const disk = new MemoryDisk(1 << 20);
+  // 32 KiB a second with a burst of 32 KiB: one 32 KiB read goes at once, the next waits a second.
+  const limited = new RateLimitedDisk(disk, new TokenBucket(32768, 32768));
+  const drv = driver(new VirtioBlk(limited, {}));
+  drv.init({ size: 256 });
+  const heads: number[] = [];
+  for (let i = 0; i < 64; i++) heads.push(submitRequest(drv, BLK_T_IN, i * 64, undefined, 32768).head);
+  drv.kick(0);
+  await new Promise((r) => setTimeout(r, 300));
+  const state = drv.device.saveState() as VirtioBlkState;
+  // The first read went through; the second holds its reservation; 62 are still only ring entries.
+  assert.ok(state.inFlight >= 0 && state.inFlight <= 1, `${state.inFlight} in flight`);
+  assert.ok(drv.transport.queue(0).inUse <= 2, `${drv.transport.queue(0).inUse} taken from the ring`);
+  assert.equal(drv.usedIndex(0), 1);
+  const second = await drv.completion(0, heads[1], 3000);
+  assert.equal(second.written, 32768 + 1);
+  await drv.device.close();
 });
 
 test('host I/O errors fail the request with IOERR', async () => {

@@ -5,9 +5,14 @@ import {
   CONSOLE_F_MULTIPORT,
   CONTROL,
   PENDING_LIMIT,
+  TX_STEP_BYTES,
   VirtioConsole,
 } from '../../../../src/machine/devices/virtio/console.js';
-import { F_VERSION_1, featureWords } from '../../../../src/machine/devices/virtio/constants.js';
+import {
+  F_INDIRECT_DESC,
+  F_VERSION_1,
+  featureWords,
+} from '../../../../src/machine/devices/virtio/constants.js';
 import { REG } from '../../../../src/machine/devices/virtio/mmio-transport.js';
 import { RAM_BASE, TestDriver } from './test-driver.js';
 
@@ -20,6 +25,9 @@ class FakePort implements CharPort {
   readonly written: Uint8Array[] = [];
   onInput: (bytes: Uint8Array) => void = () => {};
   onConnectionChange: (connected: boolean) => void = () => {};
+  onWritable: () => void = () => {};
+  /** A host side that has stopped reading when false. */
+  writable = true;
   closed = false;
 
   constructor(name: string, connected: boolean) {
@@ -387,4 +395,35 @@ test('close() closes every port', async () => {
   const dev = new VirtioConsole(ports);
   await dev.close();
   assert.ok(ports.every((p) => p.closed));
+});
+
+test('guest output moves in bounded steps, and waits in the ring while the host side is backed up', async () => {
+  const port = new FakePort('console', true);
+  const d = new TestDriver(new VirtioConsole([port]), 8 << 20);
+  d.init({ features: featureWords(F_VERSION_1, F_INDIRECT_DESC), size: QSIZE });
+  d.autoStep = false;
+  // One 1 MiB chain (as 16 buffers) and one small one behind it.
+  const big = new Uint8Array(1 << 20);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 7) & 0xff;
+  const parts = Array.from({ length: 16 }, (_, i) => big.subarray(i << 16, (i + 1) << 16));
+  d.submit(1, parts, [], { indirect: true });
+  d.submit(1, [new TextEncoder().encode('tail')], []);
+  d.kick(1);
+  assert.equal(port.written.length, 1);
+  assert.equal(port.written[0].length, TX_STEP_BYTES, 'one notification moves one step');
+  assert.equal(d.takeUsed(1).length, 0, 'the big chain is not done yet');
+  // The host stops reading: the steps stop too, and the guest's bytes stay in its ring.
+  port.writable = false;
+  d.step();
+  d.step();
+  assert.equal(port.written.length, 1, 'nothing moves while the host side is backed up');
+  assert.equal(d.transport.hasDeferred, false);
+  port.writable = true;
+  port.onWritable();
+  while (d.transport.hasDeferred) d.step();
+  const out = Buffer.concat(port.written);
+  assert.equal(out.length, big.length + 4);
+  assert.deepEqual(new Uint8Array(out.subarray(0, big.length)), big);
+  assert.equal(out.subarray(big.length).toString(), 'tail');
+  assert.equal(d.takeUsed(1).length, 2);
 });

@@ -69,6 +69,11 @@ export class TestDriver<D extends VirtioDevice = VirtioDevice> {
   strict = true;
   /** Byte fresh buffers are filled with: set it to make bytes the device did not write stand out. */
   fill = 0;
+  /** Run deferred device work on its own, as the board's run loop does; off, a test calls step(). */
+  autoStep = true;
+  /** Steps of deferred device work that ran (each a runDeferred with something due). */
+  deferredSteps = 0;
+  private stepScheduled = false;
   private heap = 0x1000;
   private readonly queues = new Map<number, QueueLayout>();
   private readonly out = new Int32Array(2);
@@ -87,7 +92,15 @@ export class TestDriver<D extends VirtioDevice = VirtioDevice> {
           this.irqLevel = level;
         },
       },
-      wake: () => {},
+      // Plays the run loop's part for deferred device work: one step per turn of the event loop.
+      wake: () => {
+        if (this.stepScheduled || !this.autoStep) return;
+        this.stepScheduled = true;
+        setImmediate(() => {
+          this.stepScheduled = false;
+          this.step();
+        });
+      },
       log: (m) => this.logs.push(m),
     });
     const usedBuffers = transport.usedBuffers.bind(transport);
@@ -284,6 +297,13 @@ export class TestDriver<D extends VirtioDevice = VirtioDevice> {
 
   kick(q: number): void {
     this.write(REG.queueNotify, q);
+  }
+
+  /** One step of the device's deferred work, as the run loop takes it between guest batches. */
+  step(): void {
+    if (!this.transport.hasDeferred) return;
+    this.deferredSteps++;
+    this.transport.runDeferred();
   }
 
   /** The used ring's index: how many chains the device has completed on queue q (mod 2^16). */
