@@ -38,9 +38,7 @@ export function runElf(file: string, options: RunElfOptions): number {
       ramSize: options.ramSize,
       maxInstructions: options.maxInstructions,
       host: {
-        output: (fd, data) => {
-          writeSync(fd === 2 ? 2 : 1, data);
-        },
+        output: (fd, data) => writeAll(fd === 2 ? 2 : 1, data),
         exit: () => {},
       },
       trace: options.trace ? traceLine : undefined,
@@ -77,6 +75,13 @@ export function runElf(file: string, options: RunElfOptions): number {
         `typervisor: ${file}: the hart waits for an interrupt that nothing can raise (wfi at pc ${hex(outcome.pc)})\n`,
       );
       return EXIT_STUCK;
+  }
+}
+
+/** Writes all of `data` (a view of guest RAM, up to all of it) in pieces the host's write(2) takes. */
+function writeAll(fd: number, data: Uint8Array): void {
+  for (let at = 0; at < data.length; ) {
+    at += writeSync(fd, data, at, Math.min(data.length - at, 1 << 20));
   }
 }
 

@@ -16,7 +16,7 @@ const ENOSYS = 38;
 const TWO32 = 4294967296;
 
 export interface HtifHost {
-  /** Console and write(2) output for a file descriptor (1 = stdout, 2 = stderr). */
+  /** Console and write(2) output for a file descriptor (1 = stdout, 2 = stderr); `bytes` may be a view of guest RAM, valid during the call. */
   output(fd: number, bytes: Uint8Array): void;
   /** The guest asked to end the run with this code (0 = success). */
   exit(code: number): void;
@@ -101,7 +101,8 @@ export class Htif {
       const buffer = word(2) - hart.ramBase;
       const length = word(3);
       if (buffer >= 0 && buffer + length <= hart.ramSize) {
-        this.host.output(fd, hart.ram8.slice(buffer, buffer + length));
+        // A view: the host writes it out before this returns, so a large write costs no copy of RAM.
+        this.host.output(fd, hart.ram8.subarray(buffer, buffer + length));
         result = length;
       } else {
         result = -14; // EFAULT
