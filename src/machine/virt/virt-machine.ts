@@ -108,6 +108,8 @@ export class VirtMachine {
   onOutput: (bytes: Uint8Array) => void = () => {};
   /** Device errors a guest caused (a malformed virtqueue, say): for the user, not for the guest. */
   onLog: (message: string) => void = () => {};
+  /** The guest kernel reported a panic (STUB: the lead's branch defines what the board does with it). */
+  onGuestPanic: (detail: string) => void = () => {};
 
   constructor(config: VirtMachineConfig) {
     this.config = config;
@@ -303,6 +305,10 @@ export class VirtMachine {
     if (this.exit === null) this.exit = exit;
     for (const h of this.harts) h.yieldRequested = true;
     this.wake?.();
+  }
+
+  private reportGuestPanic(detail: string): void {
+    this.onGuestPanic(detail);
   }
 
   private requestReset(): void {
