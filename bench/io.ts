@@ -111,16 +111,12 @@ async function tcpOverProcesses(
 
 async function tcpOverSwitch(mib: number): Promise<number> {
   const switches = new SwitchRegistry();
-  const vms = ['a', 'b'].map(
-    (name, i) =>
-      new InProcessVm(name, {
-        virtio: [
-          new VirtioNet(switches.get('bench').connect(name), {
-            mac: Uint8Array.of(0x52, 0x54, 0, 0, 9, i + 1),
-          }),
-        ],
-      }),
-  );
+  const vms = ['a', 'b'].map((name, i) => {
+    const mac = Uint8Array.of(0x52, 0x54, 0, 0, 9, i + 1);
+    return new InProcessVm(name, {
+      virtio: [new VirtioNet(switches.get('bench').connect(name, mac), { mac })],
+    });
+  });
   try {
     await Promise.all(vms.map((vm) => vm.waitFor(PROMPT, 300_000)));
     return await tcpRate(shell(vms[0]), shell(vms[1]), mib);

@@ -5,6 +5,7 @@
  * clone, as worker threads use), so bytes travel as bytes: cheaper than base64 both in CPU and in size.
  */
 import type { MachineExit } from '../machine/virt/virt-machine.js';
+import type { HubNic } from './switch-hub.js';
 import type { VmMetrics, VmSpec } from './types.js';
 
 export interface RunnerConfig {
@@ -13,8 +14,8 @@ export interface RunnerConfig {
   /** The bundled guest, used when spec.boot.kernel is absent. */
   defaultKernel: string;
   defaultInitrd: string;
-  /** Unix socket of each switch the NICs name, served by the manager's switch hub. */
-  switchSockets: Record<string, string>;
+  /** Each NIC's admission to its switch in the manager's switch hub (socket and token), in spec order. */
+  switchPorts: HubNic[];
 }
 
 export type ToRunner =

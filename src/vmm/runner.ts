@@ -57,7 +57,7 @@ async function buildMachine(config: RunnerConfig): Promise<VirtMachine> {
       ports: [],
       rng: spec.rng ?? true,
     },
-    hubSwitchPorts(config.switchSockets),
+    hubSwitchPorts(config.switchPorts),
     {
       disk: diskBucket ? (b: BlockBackend) => new RateLimitedDisk(b, diskBucket) : undefined,
       net: netRate ? (b: NetBackend) => new RateLimitedNic(b, new TokenBucket(netRate)) : undefined,

@@ -36,10 +36,11 @@ export class DeviceSetupError extends Error {}
 
 /**
  * Where `switch=NAME` NICs plug in: an in-process SwitchRegistry for `typervisor run`; the VM manager's
- * runners pass ports that reach the daemon's switches over a socket.
+ * runners pass ports that reach the daemon's switches over a socket. A port is bound to the NIC's MAC:
+ * the switch drops frames from any other source address.
  */
 export interface SwitchPorts {
-  get(name: string): { connect(label: string): NetBackend };
+  get(name: string): { connect(label: string, mac: Uint8Array): NetBackend };
 }
 
 /**
@@ -78,12 +79,15 @@ export async function createVirtioDevices(
     }
     for (const net of flags.nets) {
       const a = net.attachment;
+      const mac = net.mac ?? randomMac();
       let backend: NetBackend;
-      if (a.type === 'switch') backend = switches.get(a.name).connect(`vm nic ${devices.length}`);
-      else if (a.type === 'connect') backend = await attempt('--net', () => connectStream(a.host, a.port));
+      if (a.type === 'switch') {
+        const label = `vm nic ${devices.length}`;
+        backend = await attempt('--net', async () => switches.get(a.name).connect(label, mac));
+      } else if (a.type === 'connect') backend = await attempt('--net', () => connectStream(a.host, a.port));
       else backend = await attempt('--net', () => listenStream(a.host, a.port));
       opened.push(backend);
-      devices.push(new VirtioNet(wrap.net ? wrap.net(backend) : backend, { mac: net.mac ?? randomMac() }));
+      devices.push(new VirtioNet(wrap.net ? wrap.net(backend) : backend, { mac }));
     }
     for (const share of flags.shares) {
       const folder = await attempt('--share', () =>

@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { formatMac, parseMac, randomMac } from '../net/mac.js';
 import { type RunnerHandle, spawnRunner } from './runner-handle.js';
 import type { FromRunner, RunnerConfig } from './runner-protocol.js';
-import { SwitchHub } from './switch-hub.js';
+import { type HubNic, SwitchHub } from './switch-hub.js';
 import {
   type VmEvent,
   type VmInfo,
@@ -414,9 +414,14 @@ export class VmManager implements VmManagerApi {
     vm.tail = '';
     vm.startedAt = undefined;
     this.event(name, 'starting');
-    const switchSockets: Record<string, string> = {};
+    let switchPorts: HubNic[];
     try {
-      for (const nic of vm.spec.nics ?? []) switchSockets[nic.switch] = await this.hub.ensure(nic.switch);
+      // The hub binds each NIC's port to the MAC of the definition, whatever the runner says later.
+      const nics = (vm.spec.nics ?? []).map((n, i) => ({
+        switch: n.switch,
+        mac: parseMac(n.mac ?? '', `nics[${i}].mac`),
+      }));
+      switchPorts = await this.hub.admit(name, nics);
     } catch (e) {
       this.settle(vm, { state: 'crashed', reason: `cannot start: switch: ${(e as Error).message}` });
       return this.info(vm);
@@ -443,7 +448,7 @@ export class VmManager implements VmManagerApi {
       spec: copySpec(vm.spec),
       defaultKernel: DEFAULT_KERNEL,
       defaultInitrd: DEFAULT_INITRD,
-      switchSockets,
+      switchPorts,
     };
     const started = new Promise<void>((r) => vm.waiters.started.push(r));
     runner.send({ type: 'start', config });
@@ -637,6 +642,7 @@ export class VmManager implements VmManagerApi {
     const runner = vm.runner;
     vm.runner = null;
     runner?.kill();
+    this.hub.release(vm.spec.name);
     for (const t of vm.timers) clearTimeout(t);
     vm.timers.clear();
     vm.state = ending.state;

@@ -46,6 +46,11 @@ const base: VirtDeviceTreeConfig = { harts: 1, ramSize: 256 * MiB, bootargs: '' 
 // ---------- address map ----------
 
 test('address map: regions do not overlap and virtio slots follow QEMU', () => {
+  // pvpanic is the one device we place in QEMU's platform-bus window, which is otherwise empty.
+  const { platformBus, ...unemulated } = VIRT_UNEMULATED;
+  const inside = (r: MemRegion, w: MemRegion): boolean =>
+    r.base >= w.base && r.base + r.size <= w.base + w.size;
+  assert.ok(inside(VIRT.pvpanic, platformBus), 'pvpanic lies in the platform-bus window');
   const regions: [string, MemRegion][] = [
     ...Object.entries(VIRT).flatMap(([name, r]): [string, MemRegion][] =>
       name === 'dram'
@@ -57,8 +62,12 @@ test('address map: regions do not overlap and virtio slots follow QEMU', () => {
             ])
           : [[name, r as MemRegion]],
     ),
-    ...Object.entries(VIRT_UNEMULATED),
+    ...Object.entries(unemulated),
   ];
+  for (const [name, r] of regions) {
+    if (name !== 'pvpanic' && name !== 'dram')
+      assert.ok(!inside(r, platformBus), `${name} in the platform bus`);
+  }
   for (const [i, [na, a]] of regions.entries()) {
     for (const [nb, b] of regions.slice(i + 1)) {
       assert.ok(a.base + a.size <= b.base || b.base + b.size <= a.base, `${na} overlaps ${nb}`);
@@ -121,6 +130,16 @@ test('4 harts: cpus, interrupt wiring and devices', () => {
   // Phandles are unique.
   const phandles = [...fdt.walk()].filter(([, n]) => n.has('phandle')).map(([, n]) => n.phandle);
   assert.equal(new Set(phandles).size, phandles.length);
+});
+
+test('pvpanic: a qemu,pvpanic-mmio node with the 2-byte register, in the platform-bus window', () => {
+  const fdt = buildVirtFdt(base);
+  const node = fdt.find('/soc/pvpanic@4000000');
+  assert.ok(node, 'pvpanic node present');
+  assert.deepEqual(node.propNames(), ['reg', 'compatible']);
+  assert.equal(node.getString('compatible'), 'qemu,pvpanic-mmio');
+  assert.deepEqual(node.getCells('reg'), [0, VIRT.pvpanic.base, 0, VIRT.pvpanic.size]);
+  assert.deepEqual(node.getCells('reg'), [0, 0x4000000, 0, 2]);
 });
 
 test('memory beyond 4 GiB and a high initrd use two cells', () => {
@@ -212,7 +231,24 @@ test('dtc accepts the generated tree without warnings', { skip: dtcSkip }, () =>
   }
 });
 
+test('dtc decompiles the pvpanic node as the Linux binding describes it', { skip: dtcSkip }, () => {
+  assert.ok(haveDtc, `${DTC} is required in CI`);
+  const r = spawnSync(DTC, ['-I', 'dtb', '-O', 'dts', '-'], {
+    input: buildVirtDeviceTree(base),
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const node = /\n(\t+)pvpanic@4000000 \{\n([^}]*)\};/.exec(r.stdout);
+  assert.ok(node, `no pvpanic node in:\n${r.stdout}`);
+  assert.match(node[2], /compatible = "qemu,pvpanic-mmio";/);
+  assert.match(node[2], /reg = <0x00 0x4000000 0x00 0x02>;/);
+  assert.match(r.stdout, /\tsoc \{[\s\S]*pvpanic@4000000/, 'under /soc');
+});
+
 // ---------- against QEMU ----------
+
+/** Nodes we add that QEMU 7.2's riscv virt lacks (checked on their own above). */
+const OURS_ONLY = ['/soc/pvpanic@4000000'];
 
 /** Nodes QEMU has that we leave out on purpose (devices we do not emulate). */
 const UNMODELLED = [
@@ -286,7 +322,8 @@ function describe(fdt: Fdt, skip: (path: string) => boolean): Map<string, Map<st
 const unmodelled = (path: string): boolean => UNMODELLED.some((u) => path === u || path.startsWith(`${u}/`));
 
 function compareWithQemu(ours: Fdt, qemu: Fdt): void {
-  const a = describe(ours, () => false);
+  for (const path of OURS_ONLY) assert.equal(qemu.find(path), undefined, `QEMU now has ${path}`);
+  const a = describe(ours, (path) => OURS_ONLY.includes(path));
   const b = describe(qemu, unmodelled);
   assert.deepEqual([...a.keys()], [...b.keys()], 'node paths, in blob order');
   for (const [path, props] of b) {
@@ -296,10 +333,12 @@ function compareWithQemu(ours: Fdt, qemu: Fdt): void {
   }
   // Stronger: QEMU's tree without the unmodelled nodes flattens to exactly our blob (same phandle
   // numbers too), apart from rng-seed, which QEMU fills with fresh random bytes.
-  for (const path of UNMODELLED) {
+  const cutOut = (fdt: Fdt, path: string): void => {
     const cut = path.lastIndexOf('/');
-    qemu.find(path.slice(0, cut) || '/')!.removeNode(path.slice(cut + 1));
-  }
+    fdt.find(path.slice(0, cut) || '/')!.removeNode(path.slice(cut + 1));
+  };
+  for (const path of UNMODELLED) cutOut(qemu, path);
+  for (const path of OURS_ONLY) cutOut(ours, path);
   const seed = qemu.find('/chosen')!.get('rng-seed');
   if (seed) ours.find('/chosen')!.setBytes('rng-seed', seed);
   assert.deepEqual(ours.toBlob(), qemu.toBlob(), 'flattened trees differ');

@@ -44,7 +44,7 @@ test('VMs on one switch ping each other and move a file; a VM on another switch 
 }, async () => {
   const switches = new SwitchRegistry();
   const nic = (switchName: string, label: string, last: number): VirtioNet =>
-    new VirtioNet(switches.get(switchName).connect(label), { mac: mac(last) });
+    new VirtioNet(switches.get(switchName).connect(label, mac(last)), { mac: mac(last) });
   const a = new InProcessVm('a', { virtio: [nic('lan', 'a', 1)] });
   const b = new InProcessVm('b', { virtio: [nic('lan', 'b', 2)] });
   const c = new InProcessVm('c', { virtio: [nic('other', 'c', 3)] });
@@ -83,7 +83,7 @@ test('VMs on one switch ping each other and move a file; a VM on another switch 
     // The third VM's frames leave its NIC and show on its own switch, but never on the other one: a
     // listening port on each switch sees every broadcast there (ARP requests are broadcasts).
     const fromC = (switchName: string): (() => number) => {
-      const monitor = switches.get(switchName).connect('monitor');
+      const monitor = switches.get(switchName).connect('monitor', mac(0xee));
       let seen = 0;
       monitor.onReceive = (f) => {
         if (f[6] === 0x52 && f[7] === 0x54 && f[8] === 0 && f[9] === 0 && f[10] === 0 && f[11] === 3) seen++;

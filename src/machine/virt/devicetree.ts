@@ -9,6 +9,9 @@
  *
  * Left out, because we do not emulate them: pmu (SBI PMU event map), fw-cfg, flash, platform-bus
  * and the PCIe host bridge.
+ *
+ * Added, though QEMU's riscv virt lacks it: /soc/pvpanic@4000000 ("qemu,pvpanic-mmio"), through
+ * which the guest kernel reports a panic (see VIRT.pvpanic).
  */
 import { Fdt, type FdtNode, u64Cells } from '../fdt.js';
 import {
@@ -197,6 +200,11 @@ export function buildVirtFdt(config: VirtDeviceTreeConfig): Fdt {
     .setPhandle(testPhandle)
     .setCells('reg', regCells(VIRT.test.base, VIRT.test.size))
     .setStrings('compatible', ['sifive,test1', 'sifive,test0', 'syscon']);
+
+  soc
+    .addNode(`pvpanic@${hex(VIRT.pvpanic.base)}`)
+    .setCells('reg', regCells(VIRT.pvpanic.base, VIRT.pvpanic.size))
+    .setString('compatible', 'qemu,pvpanic-mmio');
 
   // Highest slot first, as in QEMU's blob: Linux registers the transports in this order, so the
   // device in slot 7 becomes virtio0.

@@ -24,6 +24,13 @@ export const VIRT = {
    * QEMU 7.2 sizes the PLIC for its maximum of 512 harts (1024 contexts) whatever the hart count,
    * and both the devicetree reg and the decoded window use that size: 0x200000 + 1024 * 0x1000.
    */
+  /**
+   * pvpanic (compatible "qemu,pvpanic-mmio"), through which the guest kernel reports a panic. QEMU's
+   * riscv virt has none; it sits at the start of the window QEMU's virt reserves for dynamically added
+   * sysbus devices (platformBus below, which we otherwise leave empty), so it can never collide with a
+   * fixed QEMU device. The window is the 2-byte register of the binding.
+   */
+  pvpanic: { base: 0x4000000, size: 2 },
   plic: { base: 0xc000000, size: 0x600000 },
   uart0: { base: 0x10000000, size: 0x100 },
   /** Eight virtio-mmio transports, one 4 KiB page each. */
@@ -40,6 +47,7 @@ export const VIRT_UNEMULATED = {
   debug: { base: 0x0, size: 0x100 },
   aclintSswi: { base: 0x2f00000, size: 0x4000 },
   pciePio: { base: 0x3000000, size: 0x10000 },
+  /** Dynamic sysbus devices on QEMU; ours holds only VIRT.pvpanic. */
   platformBus: { base: 0x4000000, size: 0x2000000 },
   fwCfg: { base: 0x10100000, size: 0x18 },
   flash: { base: 0x20000000, size: 0x4000000 },

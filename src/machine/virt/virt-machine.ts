@@ -24,6 +24,7 @@ import { GuestClock } from '../clock.js';
 import { Clint } from '../devices/clint.js';
 import { GoldfishRtc } from '../devices/goldfish-rtc.js';
 import { Plic } from '../devices/plic.js';
+import { PvpanicMmio } from '../devices/pvpanic-mmio.js';
 import { SifiveTest } from '../devices/sifive-test.js';
 import { Uart16550 } from '../devices/uart16550.js';
 import type { VirtioDevice } from '../devices/virtio/device.js';
@@ -98,6 +99,7 @@ export class VirtMachine {
   readonly plic: Plic;
   readonly uart: Uart16550;
   readonly rtc: GoldfishRtc;
+  readonly pvpanic: PvpanicMmio;
   readonly dtb: Uint8Array;
   readonly memory: GuestMemory;
   readonly virtio: VirtioMmioTransport[] = [];
@@ -178,7 +180,13 @@ export class VirtMachine {
       powerOff: (code) => this.stop({ kind: 'poweroff', code }),
       reset: () => this.requestReset(),
     });
-    for (const device of [test, this.rtc, this.clint, this.plic, this.uart]) this.bus.attach(device);
+    // The guest kernel's own panic report; console text is no proof, as user space can print it too.
+    this.pvpanic = new PvpanicMmio(VIRT.pvpanic.base, {
+      panicked: (detail) => this.reportGuestPanic(detail),
+      crashLoaded: (detail) => this.log(detail),
+    });
+    for (const device of [test, this.rtc, this.pvpanic, this.clint, this.plic, this.uart])
+      this.bus.attach(device);
     this.memory = new GuestMemory(VIRT.dram.base, this.harts[0].ram8, this.harts);
     const devices = config.virtio ?? [];
     if (devices.length > VIRT.virtio.count) {
@@ -267,6 +275,7 @@ export class VirtMachine {
     this.booted = true;
     this.panicReported = false;
     for (const t of this.virtio) t.powerOnReset();
+    this.pvpanic.reset();
     const bios = this.config.bios;
     const base = VIRT.dram.base;
     const plan = planBoot(this.layoutRequest(this.dtb.length));

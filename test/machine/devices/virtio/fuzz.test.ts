@@ -15,7 +15,7 @@ import { VirtioConsole } from '../../../../src/machine/devices/virtio/console.js
 import type { VirtioDevice } from '../../../../src/machine/devices/virtio/device.js';
 import { VirtioNet } from '../../../../src/machine/devices/virtio/net.js';
 import { VirtioRng } from '../../../../src/machine/devices/virtio/rng.js';
-import { SwitchRegistry } from '../../../../src/net/virtual-switch.js';
+import { VirtualSwitch } from '../../../../src/net/virtual-switch.js';
 import { openRawDisk } from '../../../../src/storage/raw-file.js';
 import { SharedFolder } from '../../../../src/storage/shared-folder.js';
 import { nullPort } from '../../../../src/vmm/console-ports.js';
@@ -126,7 +126,6 @@ const dir = mkdtempSync(join(tmpdir(), 'typervisor-fuzz-'));
 const disk = join(dir, 'disk.img');
 writeFileSync(disk, new Uint8Array(1 << 20));
 const share = join(dir, 'share');
-const switches = new SwitchRegistry();
 
 const subjects: Subject[] = [
   { name: 'virtio-rng', make: async () => new VirtioRng() },
@@ -141,11 +140,20 @@ const subjects: Subject[] = [
   {
     name: 'virtio-net',
     make: async () => {
-      const lan = switches.get('fuzz');
-      // A second port on the switch so that transmitted frames go somewhere and come back.
-      const peer = lan.connect('peer');
-      peer.onReceive = (frame) => peer.send(frame);
-      return new VirtioNet(lan.connect('fuzzed'), { mac: Uint8Array.of(0x52, 0x54, 0, 0, 0, 1) });
+      // A fresh switch per device: a port's MAC may be on a switch only once.
+      const lan = new VirtualSwitch('fuzz');
+      const mac = Uint8Array.of(0x52, 0x54, 0, 0, 0, 1);
+      const peerMac = Uint8Array.of(0x52, 0x54, 0, 0, 0, 2);
+      // A second port on the switch so that transmitted frames go somewhere and come back: it answers
+      // every frame it gets with a copy from its own address to the fuzzed NIC's.
+      const peer = lan.connect('peer', peerMac);
+      peer.onReceive = (frame) => {
+        const reply = frame.slice();
+        reply.set(mac, 0);
+        reply.set(peerMac, 6);
+        peer.send(reply);
+      };
+      return new VirtioNet(lan.connect('fuzzed', mac), { mac });
     },
   },
   { name: 'virtio-console', make: async () => new VirtioConsole([nullPort('console'), nullPort('extra')]) },
