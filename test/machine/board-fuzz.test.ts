@@ -149,13 +149,15 @@ test('fuzz: random register accesses against every device on the board never thr
   writeFileSync(join(share, 'file'), 'hello');
   const switches = new SwitchRegistry();
   const lan = switches.get('fuzz');
-  const peer = lan.connect('peer');
+  const peer = lan.connect('peer', Uint8Array.of(0x52, 0x54, 0, 0, 0, 8));
   peer.onReceive = (frame) => peer.send(frame);
   const disk = new MemoryDisk(4 * MiB);
   const blk = new VirtioBlk(disk, { serial: 'FUZZ' });
   const devices: VirtioDevice[] = [
     blk,
-    new VirtioNet(lan.connect('fuzzed'), { mac: Uint8Array.of(0x52, 0x54, 0, 0, 0, 9) }),
+    new VirtioNet(lan.connect('fuzzed', Uint8Array.of(0x52, 0x54, 0, 0, 0, 9)), {
+      mac: Uint8Array.of(0x52, 0x54, 0, 0, 0, 9),
+    }),
     new Virtio9p(await SharedFolder.open(share, { readOnly: false }), { tag: 'fuzz' }),
     new VirtioConsole([nullPort('console'), nullPort('extra')]),
     new VirtioRng(),
@@ -171,6 +173,7 @@ test('fuzz: random register accesses against every device on the board never thr
     VIRT.plic,
     VIRT.clint,
     VIRT.rtc,
+    VIRT.pvpanic,
     ...Array.from({ length: VIRT.virtio.count }, (_, i) => ({
       base: VIRT.virtio.base + i * 0x1000,
       size: 0x1000,
