@@ -8,7 +8,9 @@
  * (a symlink or a file fails the open), and the operation itself names `<parent fd>/<last name>`
  * with a call that does not follow a last-component symlink. So a concurrent change of the host tree
  * (another VM sharing the folder swapping a directory for a symlink, the host user moving things) can
- * make an operation fail or touch another object inside the share, never one outside it.
+ * make an operation fail or touch another object inside the share, never one outside it. (Only the
+ * host user can move a directory out of the share; an operation already inside it follows it, as
+ * with openat, and the next one walks from the root again.)
  *
  * Every descriptor, including the short-lived ones of a walk, is taken from the share's FdAccount.
  * Hosts without /proc/self/fd (anything but Linux, or Linux without /proc) cannot open a share.

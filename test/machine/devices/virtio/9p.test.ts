@@ -319,6 +319,7 @@ test('sandbox: .. at the root, symlinks out of the share, bad names', async () =
   assert.equal(await errno(folder.setattr('up', { size: 0 })), ERRNO.EINVAL);
   assert.equal(readFileSync(join(share, '..', 'secret'), 'utf8'), 'outside the share');
   assert.equal(await folder.readlink('up'), '../secret');
+  await folder.close();
   assert.equal(d.transport.failure, null);
   await d.device.close();
 });
