@@ -1,278 +1,56 @@
 /**
- * A host folder shared with a guest (the host side of virtio-9p): an asynchronous file-system API on
- * paths relative to the share root that can never reach anything outside it.
+ * A host folder shared with a guest (the host side of virtio-9p): the Share a 9p server works on,
+ * confined to the folder.
  *
- * Confinement: every path is checked component by component ('..', '.', absolute paths and names with
- * separators are refused), the parent directory of the object an operation touches is resolved with
- * realpath and must stay under the root's realpath, and the last component is never followed when it
- * is a symlink (lstat, O_NOFOLLOW, lutimes, and an lstat check before the few calls that have no
- * no-follow form). Symlinks are objects a guest may create and read, never doors the host walks through.
+ * Confinement: names are checked (share-path.ts), and every operation reaches its object by handles
+ * (share-root.ts): the root is opened once, each directory on the way is opened relative to the one
+ * before without following symlinks, and the last component is used through a call that does not
+ * follow it either. The few calls with no such form (chmod, truncate) are made on an O_PATH handle of
+ * the object, checked not to be a symlink, through its /proc/self/fd magic link, which reaches the
+ * inode itself. Symlinks are objects a guest may create and read, never doors the host walks through,
+ * and no change of the host tree between two steps (another VM sharing the folder, the host user) can
+ * make an operation land outside the share. No lock is needed for that, so none is taken.
  *
- * Races: operations that can put a symlink or another directory where a checked path used to lead
- * (symlink, rename, link) take an exclusive namespace lock; every other path operation holds the lock
- * shared from its check to its use. So a guest cannot redirect one of its own requests with another;
- * only the host user, who owns the folder, can race the checks.
+ * Modes: setuid and setgid bits, and the sticky bit of anything but a directory, never reach the
+ * host (as with QEMU's security models): a guest must not be able to leave a setuid program behind.
  *
- * Errors are FsError with Linux errno numbers, whatever the host, because they go to a Linux guest.
+ * Host descriptors: every one the share holds (root, open files and directories, the short-lived
+ * handles of walks) is counted against its FdAccount: at most `maxOpenFiles` (EMFILE beyond), and
+ * within the process-wide FdBudget (ENFILE when that is used up).
  */
-import { type BigIntStats, constants, type Dirent, promises as fsp } from 'node:fs';
-import { join, sep } from 'node:path';
+import { constants, promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { type FdBudget, processFdBudget } from './fd-budget.js';
+import { ERRNO, FsError } from './fs-errno.js';
+import type {
+  FolderStatfs,
+  OpenOptions,
+  SetAttributes,
+  Share,
+  ShareDirectory,
+  ShareFile,
+  ShareStat,
+} from './share.js';
+import { checkName, components } from './share-path.js';
+import { at, describe, O_PATH, ShareRoot } from './share-root.js';
+import { DIR_BUFFER, SharedDirectory } from './shared-directory.js';
+import { SharedFile } from './shared-file.js';
 
-/** Linux errno numbers the 9P2000.L Rlerror reply carries. */
-export const ERRNO = {
-  EPERM: 1,
-  ENOENT: 2,
-  EIO: 5,
-  EBADF: 9,
-  EAGAIN: 11,
-  ENOMEM: 12,
-  EACCES: 13,
-  EBUSY: 16,
-  EEXIST: 17,
-  EXDEV: 18,
-  ENOTDIR: 20,
-  EISDIR: 21,
-  EINVAL: 22,
-  ENFILE: 23,
-  EMFILE: 24,
-  ETXTBSY: 26,
-  EFBIG: 27,
-  ENOSPC: 28,
-  EROFS: 30,
-  EMLINK: 31,
-  ERANGE: 34,
-  ENAMETOOLONG: 36,
-  ENOSYS: 38,
-  ENOTEMPTY: 39,
-  ELOOP: 40,
-  ENODATA: 61,
-  EOVERFLOW: 75,
-  EILSEQ: 84,
-  EOPNOTSUPP: 95,
-  EDQUOT: 122,
-} as const;
+export { ERRNO, errnoOf, FsError } from './fs-errno.js';
 
-export class FsError extends Error {
-  /** Linux errno. */
-  readonly errno: number;
-  constructor(errno: number, message: string) {
-    super(message);
-    this.errno = errno;
-  }
-}
+/** Host descriptors one share may hold by default: open files and directories, plus walks. */
+export const DEFAULT_MAX_OPEN_FILES = 1024;
+/** Descriptors set aside for each share in the process budget, so that other shares cannot starve it. */
+export const DEFAULT_RESERVED_FILES = 32;
 
-/** Node's error codes are the same names on every host; their numbers are not. */
-const CODE_TO_ERRNO: Record<string, number> = {
-  EPERM: ERRNO.EPERM,
-  ENOENT: ERRNO.ENOENT,
-  EIO: ERRNO.EIO,
-  EBADF: ERRNO.EBADF,
-  EAGAIN: ERRNO.EAGAIN,
-  EWOULDBLOCK: ERRNO.EAGAIN,
-  ENOMEM: ERRNO.ENOMEM,
-  EACCES: ERRNO.EACCES,
-  EBUSY: ERRNO.EBUSY,
-  EEXIST: ERRNO.EEXIST,
-  EXDEV: ERRNO.EXDEV,
-  ENOTDIR: ERRNO.ENOTDIR,
-  EISDIR: ERRNO.EISDIR,
-  EINVAL: ERRNO.EINVAL,
-  ENFILE: ERRNO.ENFILE,
-  EMFILE: ERRNO.EMFILE,
-  ETXTBSY: ERRNO.ETXTBSY,
-  EFBIG: ERRNO.EFBIG,
-  ENOSPC: ERRNO.ENOSPC,
-  EROFS: ERRNO.EROFS,
-  EMLINK: ERRNO.EMLINK,
-  ERANGE: ERRNO.ERANGE,
-  ENAMETOOLONG: ERRNO.ENAMETOOLONG,
-  ENOSYS: ERRNO.ENOSYS,
-  ENOTEMPTY: ERRNO.ENOTEMPTY,
-  ELOOP: ERRNO.ELOOP,
-  ENODATA: ERRNO.ENODATA,
-  EOVERFLOW: ERRNO.EOVERFLOW,
-  EILSEQ: ERRNO.EILSEQ,
-  ENOTSUP: ERRNO.EOPNOTSUPP,
-  EOPNOTSUPP: ERRNO.EOPNOTSUPP,
-  EDQUOT: ERRNO.EDQUOT,
-};
+const O_NOFOLLOW: number = constants.O_NOFOLLOW;
 
-/** The Linux errno for any error a host call threw (EIO when nothing better is known). */
-export function errnoOf(e: unknown): number {
-  if (e instanceof FsError) return e.errno;
-  const code = (e as NodeJS.ErrnoException | undefined)?.code;
-  return (code !== undefined && CODE_TO_ERRNO[code]) || ERRNO.EIO;
-}
-
-/** Rethrows a host error as FsError, so callers only ever see Linux errnos. */
-function rethrow(e: unknown): never {
-  if (e instanceof FsError) throw e;
-  throw new FsError(errnoOf(e), (e as Error)?.message ?? String(e));
-}
-
-// The host's own open flag values (they differ between Linux, macOS and Windows).
-const O_NOFOLLOW: number = constants.O_NOFOLLOW ?? 0;
-const O_DIRECTORY: number = constants.O_DIRECTORY ?? 0;
-/** Should a regular file turn into a FIFO between the check and the open, the open must not hang. */
-const O_NONBLOCK: number = constants.O_NONBLOCK ?? 0;
-
-/** How to open a file: the access the guest asked for and the options that matter to the host. */
-export interface OpenOptions {
-  read: boolean;
-  write: boolean;
-  truncate?: boolean;
-  append?: boolean;
-  sync?: boolean;
-}
-
-export interface SetAttributes {
-  mode?: number;
-  size?: number;
-  /** Times in nanoseconds since the epoch; 'now' for the host's current time. */
-  atimeNs?: bigint | 'now';
-  mtimeNs?: bigint | 'now';
-}
-
-export interface DirEntry {
-  name: string;
-  /** Linux d_type: DT_DIR 4, DT_REG 8, DT_LNK 10... (0 when unknown). */
-  type: number;
-}
-
-export interface FolderStatfs {
-  bsize: number;
-  blocks: bigint;
-  bfree: bigint;
-  bavail: bigint;
-  files: bigint;
-  ffree: bigint;
-}
-
-/** An open regular file of the share: I/O goes through the descriptor, never the path again. */
-export class SharedFile {
-  private readonly handle: fsp.FileHandle;
-  readonly writable: boolean;
-  private closed = false;
-
-  constructor(handle: fsp.FileHandle, writable: boolean) {
-    this.handle = handle;
-    this.writable = writable;
-  }
-
-  async read(into: Uint8Array, position: number): Promise<number> {
-    try {
-      let done = 0;
-      // A short read from a regular file only means end of file, except for signals; loop to fill.
-      while (done < into.length) {
-        const { bytesRead } = await this.handle.read(into, done, into.length - done, position + done);
-        if (bytesRead === 0) break;
-        done += bytesRead;
-      }
-      return done;
-    } catch (e) {
-      rethrow(e);
-    }
-  }
-
-  async write(data: Uint8Array, position: number): Promise<number> {
-    if (!this.writable) throw new FsError(ERRNO.EBADF, 'file not open for writing');
-    try {
-      let done = 0;
-      while (done < data.length) {
-        const { bytesWritten } = await this.handle.write(data, done, data.length - done, position + done);
-        if (bytesWritten === 0) break;
-        done += bytesWritten;
-      }
-      return done;
-    } catch (e) {
-      rethrow(e);
-    }
-  }
-
-  async stat(): Promise<BigIntStats> {
-    try {
-      return await this.handle.stat({ bigint: true });
-    } catch (e) {
-      rethrow(e);
-    }
-  }
-
-  async truncate(size: number): Promise<void> {
-    if (!this.writable) throw new FsError(ERRNO.EBADF, 'file not open for writing');
-    try {
-      await this.handle.truncate(size);
-    } catch (e) {
-      rethrow(e);
-    }
-  }
-
-  async sync(dataOnly: boolean): Promise<void> {
-    try {
-      if (dataOnly) await this.handle.datasync();
-      else await this.handle.sync();
-    } catch (e) {
-      // Some host file systems cannot sync a read-only descriptor; the data is not ours to lose then.
-      if (errnoOf(e) !== ERRNO.EBADF && errnoOf(e) !== ERRNO.EINVAL) rethrow(e);
-    }
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.handle.close().catch(() => {});
-  }
-}
-
-/**
- * Shared/exclusive lock with FIFO order (a waiting exclusive holder stops later shared ones), so a
- * stream of reads cannot starve a rename.
- */
-class NamespaceLock {
-  private shared = 0;
-  private exclusive = false;
-  private readonly waiting: { exclusive: boolean; go: () => void }[] = [];
-
-  async run<T>(exclusive: boolean, fn: () => Promise<T>): Promise<T> {
-    await this.acquire(exclusive);
-    try {
-      return await fn();
-    } finally {
-      this.release(exclusive);
-    }
-  }
-
-  private acquire(exclusive: boolean): Promise<void> {
-    if (this.waiting.length === 0 && !this.exclusive && (!exclusive || this.shared === 0)) {
-      if (exclusive) this.exclusive = true;
-      else this.shared++;
-      return Promise.resolve();
-    }
-    return new Promise((go) => this.waiting.push({ exclusive, go }));
-  }
-
-  private release(exclusive: boolean): void {
-    if (exclusive) this.exclusive = false;
-    else this.shared--;
-    while (this.waiting.length > 0 && !this.exclusive) {
-      const next = this.waiting[0];
-      if (next.exclusive) {
-        if (this.shared > 0) break;
-        this.exclusive = true;
-      } else {
-        this.shared++;
-      }
-      this.waiting.shift();
-      next.go();
-    }
-  }
-}
-
-/** A path of the share checked and resolved on the host. */
-interface Resolved {
-  /** Host path of the object itself (its parent resolved, the last component as given). */
-  full: string;
-  /** The last component ('' for the root). */
-  name: string;
+export interface SharedFolderOptions {
+  readOnly: boolean;
+  /** Most host descriptors this share holds at once (default DEFAULT_MAX_OPEN_FILES). */
+  maxOpenFiles?: number;
+  /** The process-wide budget to count them in (default processFdBudget()). */
+  fdBudget?: FdBudget;
 }
 
 function accessFlags(o: OpenOptions): number {
@@ -280,18 +58,9 @@ function accessFlags(o: OpenOptions): number {
   return o.read ? constants.O_RDWR : constants.O_WRONLY;
 }
 
-const IS_WINDOWS = process.platform === 'win32';
-const NAME_MAX = 255;
-
-function direntType(d: Dirent): number {
-  if (d.isDirectory()) return 4;
-  if (d.isFile()) return 8;
-  if (d.isSymbolicLink()) return 10;
-  if (d.isFIFO()) return 1;
-  if (d.isCharacterDevice()) return 2;
-  if (d.isBlockDevice()) return 6;
-  if (d.isSocket()) return 12;
-  return 0;
+/** The mode bits of `mode` a guest may set on the host: permissions, and sticky on directories only. */
+export function allowedMode(mode: number, directory: boolean): number {
+  return mode & (directory ? 0o1777 : 0o777);
 }
 
 /** Seconds as the float utimes takes: microseconds survive, as much as most hosts keep anyway. */
@@ -300,18 +69,20 @@ function seconds(ns: bigint | 'now' | undefined, fallback: bigint): number {
   return Number((ns ?? fallback) / 1000n) / 1e6;
 }
 
-export class SharedFolder {
-  /** The root's real path on the host. */
+export class SharedFolder implements Share {
+  /** The root's real path on the host (the share itself is reached through its handle). */
   readonly root: string;
   readonly readOnly: boolean;
-  private readonly lock = new NamespaceLock();
+  private readonly handles: ShareRoot;
+  private closed = false;
 
-  private constructor(root: string, readOnly: boolean) {
+  private constructor(root: string, readOnly: boolean, handles: ShareRoot) {
     this.root = root;
     this.readOnly = readOnly;
+    this.handles = handles;
   }
 
-  static async open(path: string, options: { readOnly: boolean }): Promise<SharedFolder> {
+  static async open(path: string, options: SharedFolderOptions): Promise<SharedFolder> {
     let real: string;
     try {
       real = await fsp.realpath(path);
@@ -321,129 +92,98 @@ export class SharedFolder {
     }
     const st = await fsp.stat(real);
     if (!st.isDirectory()) throw new Error(`${path}: not a directory`);
-    return new SharedFolder(real, options.readOnly);
+    const budget = options.fdBudget ?? processFdBudget();
+    const fds = budget.account(`share ${real}`, {
+      max: options.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES,
+      reserve: DEFAULT_RESERVED_FILES,
+    });
+    try {
+      return new SharedFolder(real, options.readOnly, await ShareRoot.open(real, fds));
+    } catch (e) {
+      fds.close();
+      if (e instanceof FsError) throw new Error(`${path}: ${e.message}`);
+      throw e;
+    }
   }
 
-  // --- Paths ------------------------------------------------------------------------------------------
-
-  /**
-   * The components of a share-relative path. '' and '.' components are dropped; '..', absolute paths
-   * and names that the host would read as more than one component are refused.
-   */
-  static components(rel: string): string[] {
-    if (rel.startsWith('/') || (IS_WINDOWS && /^[a-zA-Z]:|^\\/.test(rel))) {
-      throw new FsError(ERRNO.EACCES, `${rel}: absolute paths are outside the share`);
-    }
-    const parts: string[] = [];
-    for (const part of rel.split('/')) {
-      if (part === '' || part === '.') continue;
-      SharedFolder.checkName(part);
-      parts.push(part);
-    }
-    return parts;
+  get openFiles(): number {
+    return this.handles.fds.held;
   }
 
-  /** Throws unless `name` is one plain file name (not '.', '..', no separators or NUL). */
-  static checkName(name: string): void {
-    if (name === '..') throw new FsError(ERRNO.EACCES, `'..' leads outside the share`);
-    if (name === '' || name === '.' || name.includes('/') || name.includes('\0')) {
-      throw new FsError(ERRNO.EINVAL, `'${name}' is not a file name`);
-    }
-    if (IS_WINDOWS && /[\\:]/.test(name)) throw new FsError(ERRNO.EINVAL, `'${name}' is not a file name`);
-    if (Buffer.byteLength(name) > NAME_MAX) throw new FsError(ERRNO.ENAMETOOLONG, 'name too long');
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.handles.dispose();
+    this.handles.fds.close();
   }
 
-  private inside(real: string): boolean {
-    return real === this.root || real.startsWith(this.root.endsWith(sep) ? this.root : this.root + sep);
-  }
-
-  /** Checks the path and resolves its parent; throws EACCES when the parent leads out of the share. */
-  private async resolve(rel: string): Promise<Resolved> {
-    const parts = SharedFolder.components(rel);
-    if (parts.length === 0) return { full: this.root, name: '' };
-    const name = parts[parts.length - 1];
-    let parent = this.root;
-    if (parts.length > 1) {
-      try {
-        parent = await fsp.realpath(join(this.root, ...parts.slice(0, -1)));
-      } catch (e) {
-        rethrow(e);
-      }
-      if (!this.inside(parent)) {
-        throw new FsError(ERRNO.EACCES, `${rel}: a symlink on the way leads outside the share`);
-      }
-    }
-    return { full: join(parent, name), name };
+  /** '' names the root itself; anything else its components (checked). */
+  private parts(rel: string): string[] {
+    return components(rel);
   }
 
   private mutation(what: string): void {
     if (this.readOnly) throw new FsError(ERRNO.EROFS, `${what}: the share is read-only`);
   }
 
-  private shared<T>(fn: () => Promise<T>): Promise<T> {
-    return this.lock.run(false, async () => {
+  /**
+   * Runs `op` with an O_PATH handle of the object `rel` names itself (a symlink stays a symlink) and
+   * its attributes; `path` is its name in its parent, for calls that do not follow it.
+   */
+  private async withObject<T>(
+    rel: string,
+    op: (object: FileHandle, st: ShareStat, path: string | null) => Promise<T>,
+  ): Promise<T> {
+    const parts = this.parts(rel);
+    const h = this.handles;
+    if (parts.length === 0) {
       try {
-        return await fn();
+        return await op(h.handle, await h.handle.stat({ bigint: true }), null);
       } catch (e) {
-        rethrow(e);
+        throw describe(e, rel);
       }
-    });
-  }
-
-  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    return this.lock.run(true, async () => {
+    }
+    return h.inParent(parts, rel, async (path) => {
+      const object = await h.openHandle(path, O_PATH | O_NOFOLLOW);
       try {
-        return await fn();
-      } catch (e) {
-        rethrow(e);
+        return await op(object, await object.stat({ bigint: true }), path);
+      } finally {
+        await h.closeHandle(object);
       }
     });
   }
 
   // --- Queries ----------------------------------------------------------------------------------------
 
-  /** Attributes of the object itself (a symlink's own, not its target's). */
-  lstat(rel: string): Promise<BigIntStats> {
-    return this.shared(async () => fsp.lstat((await this.resolve(rel)).full, { bigint: true }));
+  async lstat(rel: string): Promise<ShareStat> {
+    const parts = this.parts(rel);
+    if (parts.length === 0) return this.withObject(rel, async (_, st) => st);
+    return this.handles.inParent(parts, rel, (path) => fsp.lstat(path, { bigint: true }));
   }
 
   readlink(rel: string): Promise<string> {
-    return this.shared(async () => fsp.readlink((await this.resolve(rel)).full));
+    const parts = this.parts(rel);
+    if (parts.length === 0)
+      return Promise.reject(new FsError(ERRNO.EINVAL, 'the share root is not a symlink'));
+    return this.handles.inParent(parts, rel, (path) => fsp.readlink(path));
   }
 
-  /** The names in a directory (without '.' and '..') with their types, in the host's order. */
-  readdir(rel: string): Promise<DirEntry[]> {
-    return this.shared(async () => {
-      const r = await this.resolve(rel);
-      const st = await fsp.lstat(r.full);
-      if (st.isSymbolicLink()) throw new FsError(ERRNO.ELOOP, `${rel} is a symlink`);
-      if (!st.isDirectory()) throw new FsError(ERRNO.ENOTDIR, `${rel} is not a directory`);
-      const entries = await fsp.readdir(r.full, { withFileTypes: true });
-      return entries.map((d) => ({ name: d.name, type: direntType(d) }));
-    });
-  }
-
-  /**
-   * Attributes of several entries of one directory (null for those that vanished), resolving the
-   * directory once: what a directory listing needs.
-   */
-  lstatEntries(dir: string, names: readonly string[]): Promise<(BigIntStats | null)[]> {
-    return this.shared(async () => {
-      const r = await this.resolve(dir);
-      const real = await fsp.realpath(r.full);
-      if (!this.inside(real)) throw new FsError(ERRNO.EACCES, `${dir} leads outside the share`);
-      return Promise.all(
-        names.map((name) => {
-          SharedFolder.checkName(name);
-          return fsp.lstat(join(real, name), { bigint: true }).catch(() => null);
-        }),
+  async lstatEntries(dir: string, names: readonly string[]): Promise<(ShareStat | null)[]> {
+    for (const name of names) checkName(name);
+    const h = this.handles;
+    const handle = await h.directory(this.parts(dir), dir, ERRNO.ELOOP);
+    try {
+      return await Promise.all(
+        names.map((name) => fsp.lstat(at(handle, name), { bigint: true }).catch(() => null)),
       );
-    });
+    } finally {
+      void h.closeHandle(handle);
+    }
   }
 
-  statfs(): Promise<FolderStatfs> {
-    return this.shared(async () => {
-      const s = await fsp.statfs(this.root, { bigint: true });
+  async statfs(): Promise<FolderStatfs> {
+    try {
+      const s = await fsp.statfs(at(this.handles.handle), { bigint: true });
       return {
         bsize: Number(s.bsize),
         blocks: s.blocks,
@@ -452,131 +192,117 @@ export class SharedFolder {
         files: s.files,
         ffree: s.ffree,
       };
-    });
+    } catch (e) {
+      throw describe(e, '');
+    }
   }
 
-  // --- Files ------------------------------------------------------------------------------------------
+  // --- Files and directories --------------------------------------------------------------------------
 
-  /** Opens an existing regular file (never through a symlink: a symlink fails with ELOOP). */
-  openFile(rel: string, options: OpenOptions): Promise<SharedFile> {
+  openFile(rel: string, options: OpenOptions): Promise<ShareFile> {
     if (options.write || options.truncate) this.mutation(`open ${rel} for writing`);
-    return this.shared(async () => {
-      const r = await this.resolve(rel);
-      const st = await fsp.lstat(r.full);
-      if (st.isSymbolicLink()) throw new FsError(ERRNO.ELOOP, `${rel} is a symlink`);
-      if (st.isDirectory()) throw new FsError(ERRNO.EISDIR, `${rel} is a directory`);
+    return this.withObject(rel, async (object, st) => {
+      const type = st.mode & BigInt(constants.S_IFMT);
+      if (type === BigInt(constants.S_IFLNK)) throw new FsError(ERRNO.ELOOP, `${rel} is a symlink`);
+      if (type === BigInt(constants.S_IFDIR)) throw new FsError(ERRNO.EISDIR, `${rel} is a directory`);
       // FIFOs and devices would block the host or reach host hardware: not shareable.
-      if (!st.isFile()) throw new FsError(ERRNO.EACCES, `${rel} is not a regular file`);
-      let flags = accessFlags(options) | O_NOFOLLOW | O_NONBLOCK;
+      if (type !== BigInt(constants.S_IFREG)) throw new FsError(ERRNO.EACCES, `${rel} is not a regular file`);
+      let flags = accessFlags(options);
       if (options.truncate) flags |= constants.O_TRUNC;
       if (options.append) flags |= constants.O_APPEND;
-      if (options.sync && constants.O_SYNC) flags |= constants.O_SYNC;
-      const handle = await fsp.open(r.full, flags);
-      return new SharedFile(handle, options.write);
+      if (options.sync) flags |= constants.O_SYNC;
+      // Opening the magic link of the checked handle opens exactly that inode, never a path again.
+      const file = await this.handles.openHandle(at(object), flags);
+      return new SharedFile(file, options.write, this.handles.fds);
     });
   }
 
-  /** Creates a new regular file (fails with EEXIST if anything, even a dangling symlink, is there). */
-  createFile(rel: string, mode: number, options: OpenOptions): Promise<SharedFile> {
+  createFile(rel: string, mode: number, options: OpenOptions): Promise<ShareFile> {
     this.mutation(`create ${rel}`);
-    return this.shared(async () => {
-      const r = await this.resolve(rel);
-      if (r.name === '') throw new FsError(ERRNO.EEXIST, 'the share root exists');
+    const parts = this.parts(rel);
+    if (parts.length === 0) return Promise.reject(new FsError(ERRNO.EEXIST, 'the share root exists'));
+    return this.handles.inParent(parts, rel, async (path) => {
       let flags = accessFlags(options) | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW;
       if (options.append) flags |= constants.O_APPEND;
-      const handle = await fsp.open(r.full, flags, mode & 0o7777);
-      return new SharedFile(handle, options.write);
+      const file = await this.handles.openHandle(path, flags, allowedMode(mode, false));
+      return new SharedFile(file, options.write, this.handles.fds);
     });
   }
 
-  /** Checks that a directory can be listed (for opening it), without following a symlink. */
-  async openDirectory(rel: string): Promise<void> {
-    await this.shared(async () => {
-      const r = await this.resolve(rel);
-      const handle = await fsp.open(r.full, constants.O_RDONLY | O_NOFOLLOW | O_DIRECTORY).catch((e) => {
-        // Windows cannot open directories as files; lstat tells what is there instead.
-        if (IS_WINDOWS) return null;
-        throw e;
-      });
-      if (handle) await handle.close();
-      else if (!(await fsp.lstat(r.full)).isDirectory())
-        throw new FsError(ERRNO.ENOTDIR, `${rel} is not a directory`);
-    });
+  async openDirectory(rel: string): Promise<ShareDirectory> {
+    const h = this.handles;
+    const handle = await h.directory(this.parts(rel), rel, ERRNO.ELOOP);
+    try {
+      // Through the magic link: the directory just walked to, whatever its path is now.
+      const dir = await h.fds.opening(() => fsp.opendir(at(handle), { bufferSize: DIR_BUFFER }));
+      return new SharedDirectory(dir, h.fds);
+    } catch (e) {
+      throw describe(e, rel);
+    } finally {
+      void h.closeHandle(handle);
+    }
   }
 
   // --- Mutations --------------------------------------------------------------------------------------
 
-  mkdir(rel: string, mode: number): Promise<void> {
+  async mkdir(rel: string, mode: number): Promise<void> {
     this.mutation(`mkdir ${rel}`);
-    return this.shared(async () => {
-      const r = await this.resolve(rel);
-      if (r.name === '') throw new FsError(ERRNO.EEXIST, 'the share root exists');
-      await fsp.mkdir(r.full, { mode: mode & 0o7777 });
-    });
+    const parts = this.parts(rel);
+    if (parts.length === 0) throw new FsError(ERRNO.EEXIST, 'the share root exists');
+    await this.handles.inParent(parts, rel, (path) => fsp.mkdir(path, { mode: allowedMode(mode, true) }));
   }
 
-  symlink(rel: string, target: string): Promise<void> {
+  async symlink(rel: string, target: string): Promise<void> {
     this.mutation(`symlink ${rel}`);
     if (target.includes('\0')) throw new FsError(ERRNO.EINVAL, 'NUL in symlink target');
-    return this.exclusive(async () => {
-      const r = await this.resolve(rel);
-      if (r.name === '') throw new FsError(ERRNO.EEXIST, 'the share root exists');
-      await fsp.symlink(target, r.full);
-    });
+    const parts = this.parts(rel);
+    if (parts.length === 0) throw new FsError(ERRNO.EEXIST, 'the share root exists');
+    await this.handles.inParent(parts, rel, (path) => fsp.symlink(target, path));
   }
 
-  /** A hard link `rel` to the existing object `existing`. */
-  link(existing: string, rel: string): Promise<void> {
+  /** Runs `op` with both objects' names in their parents (for link and rename). */
+  private async inParents(
+    a: string,
+    b: string,
+    root: number,
+    op: (pathA: string, pathB: string) => Promise<void>,
+  ): Promise<void> {
+    const pa = this.parts(a);
+    const pb = this.parts(b);
+    if (pa.length === 0 || pb.length === 0)
+      throw new FsError(root, 'the share root cannot be moved or linked');
+    await this.handles.inParent(pa, a, (pathA) => this.handles.inParent(pb, b, (pathB) => op(pathA, pathB)));
+  }
+
+  async link(existing: string, rel: string): Promise<void> {
     this.mutation(`link ${rel}`);
-    return this.exclusive(async () => {
-      const from = await this.resolve(existing);
-      const to = await this.resolve(rel);
-      if (from.name === '' || to.name === '') throw new FsError(ERRNO.EPERM, 'cannot link the share root');
-      const st = await fsp.lstat(from.full);
-      if (st.isDirectory()) throw new FsError(ERRNO.EPERM, 'hard links to directories are not allowed');
-      // Only Linux's link(2) promises not to follow a symlink; elsewhere it could link the target.
-      if (st.isSymbolicLink() && process.platform !== 'linux')
-        throw new FsError(ERRNO.EPERM, 'hard links to symlinks are not supported on this host');
-      await fsp.link(from.full, to.full);
-    });
+    // link(2) does not follow a symlink it links, and refuses directories (EPERM) on its own.
+    await this.inParents(existing, rel, ERRNO.EPERM, (from, to) => fsp.link(from, to));
   }
 
-  rename(from: string, to: string): Promise<void> {
+  async rename(from: string, to: string): Promise<void> {
     this.mutation(`rename ${from}`);
-    return this.exclusive(async () => {
-      const a = await this.resolve(from);
-      const b = await this.resolve(to);
-      if (a.name === '' || b.name === '') throw new FsError(ERRNO.EBUSY, 'cannot rename the share root');
-      await fsp.rename(a.full, b.full);
-    });
+    await this.inParents(from, to, ERRNO.EBUSY, (a, b) => fsp.rename(a, b));
   }
 
-  unlink(rel: string): Promise<void> {
+  async unlink(rel: string): Promise<void> {
     this.mutation(`unlink ${rel}`);
-    return this.shared(async () => {
-      const r = await this.resolve(rel);
-      if (r.name === '') throw new FsError(ERRNO.EBUSY, 'cannot remove the share root');
-      const st = await fsp.lstat(r.full);
-      if (st.isDirectory()) throw new FsError(ERRNO.EISDIR, `${rel} is a directory`);
-      await fsp.unlink(r.full);
-    });
+    const parts = this.parts(rel);
+    if (parts.length === 0) throw new FsError(ERRNO.EBUSY, 'cannot remove the share root');
+    // Linux's unlink(2) refuses a directory with EISDIR, as the guest expects.
+    await this.handles.inParent(parts, rel, (path) => fsp.unlink(path));
   }
 
-  rmdir(rel: string): Promise<void> {
+  async rmdir(rel: string): Promise<void> {
     this.mutation(`rmdir ${rel}`);
-    return this.shared(async () => {
-      const r = await this.resolve(rel);
-      if (r.name === '') throw new FsError(ERRNO.EBUSY, 'cannot remove the share root');
-      const st = await fsp.lstat(r.full);
-      if (!st.isDirectory()) throw new FsError(ERRNO.ENOTDIR, `${rel} is not a directory`);
-      await fsp.rmdir(r.full);
-    });
+    const parts = this.parts(rel);
+    if (parts.length === 0) throw new FsError(ERRNO.EBUSY, 'cannot remove the share root');
+    await this.handles.inParent(parts, rel, (path) => fsp.rmdir(path));
   }
 
-  /** Removes whatever `rel` is (a file, a symlink or an empty directory). */
   async remove(rel: string): Promise<void> {
     const st = await this.lstat(rel);
-    if (st.isDirectory()) await this.rmdir(rel);
+    if ((st.mode & BigInt(constants.S_IFMT)) === BigInt(constants.S_IFDIR)) await this.rmdir(rel);
     else await this.unlink(rel);
   }
 
@@ -586,21 +312,32 @@ export class SharedFolder {
    */
   setattr(rel: string, attrs: SetAttributes): Promise<void> {
     this.mutation(`setattr ${rel}`);
-    return this.shared(async () => {
-      const r = await this.resolve(rel);
-      const st = await fsp.lstat(r.full, { bigint: true });
-      const link = st.isSymbolicLink();
-      // The lstat above and the shared lock make these path calls safe: under the lock no request
-      // can turn the checked object into a symlink before they run.
-      if (attrs.mode !== undefined && !link) await fsp.chmod(r.full, attrs.mode & 0o7777);
+    return this.withObject(rel, async (object, st, path) => {
+      const type = st.mode & BigInt(constants.S_IFMT);
+      const link = type === BigInt(constants.S_IFLNK);
+      const dir = type === BigInt(constants.S_IFDIR);
+      // chmod, truncate and utimes through the magic link of a handle that is not a symlink reach
+      // that inode, never a path.
+      if (attrs.mode !== undefined && !link) await fsp.chmod(at(object), allowedMode(attrs.mode, dir));
       if (attrs.size !== undefined) {
         if (link) throw new FsError(ERRNO.EINVAL, 'cannot truncate a symlink');
-        if (st.isDirectory()) throw new FsError(ERRNO.EISDIR, `${rel} is a directory`);
-        if (!st.isFile()) throw new FsError(ERRNO.EINVAL, `${rel} is not a regular file`);
-        await fsp.truncate(r.full, attrs.size);
+        if (dir) throw new FsError(ERRNO.EISDIR, `${rel} is a directory`);
+        if (type !== BigInt(constants.S_IFREG))
+          throw new FsError(ERRNO.EINVAL, `${rel} is not a regular file`);
+        // Node's truncate(path) would open a descriptor of its own, outside the budget.
+        const file = await this.handles.openHandle(at(object), constants.O_WRONLY);
+        try {
+          await file.truncate(attrs.size);
+        } finally {
+          await this.handles.closeHandle(file);
+        }
       }
       if (attrs.atimeNs !== undefined || attrs.mtimeNs !== undefined) {
-        await fsp.lutimes(r.full, seconds(attrs.atimeNs, st.atimeNs), seconds(attrs.mtimeNs, st.mtimeNs));
+        const atime = seconds(attrs.atimeNs, st.atimeNs);
+        const mtime = seconds(attrs.mtimeNs, st.mtimeNs);
+        // A symlink's own times: by its name in its (handle-walked) parent, not following it.
+        if (link && path !== null) await fsp.lutimes(path, atime, mtime);
+        else await fsp.utimes(at(object), atime, mtime);
       }
     });
   }

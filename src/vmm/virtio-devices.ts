@@ -93,6 +93,8 @@ export async function createVirtioDevices(
       const folder = await attempt('--share', () =>
         SharedFolder.open(share.path, { readOnly: share.readOnly }),
       );
+      // The share holds its root descriptor and a share of the process's descriptor budget.
+      opened.push(folder);
       devices.push(new Virtio9p(folder, { tag: share.tag }));
     }
     if (flags.consolePort || flags.ports.length) {

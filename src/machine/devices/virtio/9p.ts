@@ -5,20 +5,48 @@
  * `mount -t 9p -o trans=virtio TAG DIR`.
  *
  * Requests are served concurrently because host file I/O is asynchronous; each completes on its own,
- * and completions that land in the same turn of the event loop share one used-buffer interrupt. A
- * driver reset starts a new server (a new session without fids): replies of the old one still in
- * flight are dropped, and it closes its host files once they settle.
+ * and completions that land in the same turn of the event loop share one used-buffer interrupt.
+ *
+ * Work in flight is bounded: at most `maxRequests` requests at once, holding at most `maxBytes` of
+ * host memory (the request's copy plus the room its reply may take, which for Tread and Treaddir is
+ * what the guest asked for). A request over the bound is not taken: it waits in the ring (at most one
+ * chain is parked, its bytes still in guest RAM) until earlier ones complete.
+ *
+ * A driver reset starts a new server (a new session without fids): replies of the old one still in
+ * flight are dropped, and it closes its host files once they settle; until then its requests still
+ * count against the bound.
  */
-import type { SharedFolder } from '../../../storage/shared-folder.js';
-import { DEFAULT_MAX_MSIZE, P9Server } from './9p/server.js';
+import type { Share } from '../../../storage/share.js';
+import { DEFAULT_MAX_MSIZE, P9Server, type P9ServerOptions, T } from './9p/server.js';
 import { HEADER_SIZE } from './9p/wire.js';
 import { DEVICE_ID, type FeatureWords, featureWords } from './constants.js';
 import type { VirtioContext, VirtioDevice } from './device.js';
+import type { DescriptorChain } from './virtqueue.js';
 
 /** VIRTIO_9P_MOUNT_TAG: the configuration space holds the tag. */
 const F_MOUNT_TAG = 0;
 /** As many requests as Linux keeps in flight on one channel. */
 const QUEUE_SIZE = 128;
+/** Requests served at once by default; more wait in the ring. */
+export const DEFAULT_MAX_REQUESTS = 32;
+/** Host bytes the requests in flight may hold by default (requests and reply room). */
+export const DEFAULT_MAX_BYTES = 4 << 20;
+/** Room reserved for a reply other than Rread/Rreaddir beyond the request's size (Rreadlink, Rgetattr...). */
+const SMALL_REPLY = 8192;
+/** What a request in flight costs beyond its buffers (objects, promises). */
+const REQUEST_OVERHEAD = 256;
+/** Tread and Treaddir: header, fid[4], offset[8], count[4]. */
+const IO_REQUEST_HEADER = HEADER_SIZE + 16;
+/** Rread and Rreaddir: header, count[4]. */
+const IO_REPLY_HEADER = HEADER_SIZE + 4;
+
+export interface Virtio9pOptions extends P9ServerOptions {
+  tag: string;
+  /** Requests served at once (default DEFAULT_MAX_REQUESTS). */
+  maxRequests?: number;
+  /** Host bytes held by requests in flight (default DEFAULT_MAX_BYTES; at least two msize). */
+  maxBytes?: number;
+}
 
 export interface Virtio9pState {
   tag: string;
@@ -29,7 +57,19 @@ export interface Virtio9pState {
   bytesRead: number;
   bytesWritten: number;
   inFlight: number;
+  /** Host bytes the requests in flight hold now (requests and reply room). */
+  bytesInFlight: number;
   fids: number;
+  /** Host descriptors the share holds now. */
+  openFiles: number;
+}
+
+/** A request taken from the ring: how much it may read and write, and what that costs the host. */
+interface Admission {
+  chain: DescriptorChain;
+  requestLength: number;
+  replyRoom: number;
+  cost: number;
 }
 
 export class Virtio9p implements VirtioDevice {
@@ -38,8 +78,12 @@ export class Virtio9p implements VirtioDevice {
   readonly features: FeatureWords = featureWords(F_MOUNT_TAG);
   readonly queueMaxSizes = [QUEUE_SIZE];
   readonly config: Uint8Array;
-  private readonly folder: SharedFolder;
+  private readonly folder: Share;
   private readonly tag: string;
+  private readonly serverOptions: P9ServerOptions;
+  private readonly maxMsize: number;
+  private readonly maxRequests: number;
+  private readonly maxBytes: number;
   private ctx!: VirtioContext;
   private server: P9Server;
   /** Counters of servers retired by resets, so that saveState totals survive them. */
@@ -48,9 +92,13 @@ export class Virtio9p implements VirtioDevice {
   /** Bumped by every reset: a reply computed for an older epoch belongs to buffers the driver took back. */
   private epoch = 0;
   private inFlight = 0;
+  private bytesInFlight = 0;
+  /** A chain taken from the ring that did not fit the bound yet (its bytes are still in guest RAM). */
+  private parked: Admission | null = null;
   private flushQueued = false;
 
-  constructor(folder: SharedFolder, options: { tag: string }) {
+  /** The device owns `folder` from now on: close() closes it. */
+  constructor(folder: Share, options: Virtio9pOptions) {
     const tag = new TextEncoder().encode(options.tag);
     if (tag.length === 0 || tag.length > 0xffff)
       throw new Error(`9p mount tag '${options.tag}' has a bad length`);
@@ -61,7 +109,19 @@ export class Virtio9p implements VirtioDevice {
     this.config[0] = tag.length & 0xff;
     this.config[1] = tag.length >> 8;
     this.config.set(tag, 2);
-    this.server = new P9Server(folder);
+    this.maxMsize = options.maxMsize ?? DEFAULT_MAX_MSIZE;
+    this.maxRequests = Math.max(1, options.maxRequests ?? DEFAULT_MAX_REQUESTS);
+    // One request of the largest size must always fit, or the queue would stall.
+    this.maxBytes = Math.max(
+      options.maxBytes ?? DEFAULT_MAX_BYTES,
+      2 * this.maxMsize + SMALL_REPLY + REQUEST_OVERHEAD,
+    );
+    this.serverOptions = {
+      maxMsize: this.maxMsize,
+      maxFids: options.maxFids,
+      maxPathChars: options.maxPathChars,
+    };
+    this.server = new P9Server(folder, this.serverOptions);
   }
 
   attach(ctx: VirtioContext): void {
@@ -71,32 +131,71 @@ export class Virtio9p implements VirtioDevice {
   activate(): void {}
 
   notify(index: number): void {
-    if (index !== 0) return;
+    if (index === 0) this.pump();
+  }
+
+  /** Takes requests from the ring while the bound allows. Throws what the queue throws (a broken ring). */
+  private pump(): void {
     const q = this.ctx.queue(0);
-    const memory = this.ctx.memory;
-    for (let chain = q.pop(); chain !== null; chain = q.pop()) {
-      // Only as much as the message says it is (and the server could accept) is copied out of RAM.
-      const header = new Uint8Array(HEADER_SIZE);
-      chain.read(memory, header);
-      const size = header[0] | (header[1] << 8) | (header[2] << 16) | (header[3] << 24);
-      const length = Math.min(chain.readableLength, Math.max(HEADER_SIZE, size >>> 0), DEFAULT_MAX_MSIZE);
-      const request = new Uint8Array(length);
-      chain.read(memory, request);
-      const epoch = this.epoch;
-      const head = chain.head;
-      this.inFlight++;
-      void this.server.handle(request, chain.writableLength).then((reply) => {
-        this.inFlight--;
-        if (epoch !== this.epoch) return;
-        try {
-          const written = chain.write(this.ctx.memory, reply);
-          this.ctx.queue(0).push(head, written);
-          this.completed();
-        } catch (e) {
-          this.ctx.fail(`completing a request: ${(e as Error).message}`);
-        }
-      });
+    while (this.inFlight < this.maxRequests) {
+      let next = this.parked;
+      this.parked = null;
+      if (next === null) {
+        const chain = q.pop();
+        if (chain === null) return;
+        next = this.admission(chain);
+      }
+      if (this.inFlight > 0 && this.bytesInFlight + next.cost > this.maxBytes) {
+        this.parked = next;
+        return;
+      }
+      this.start(next);
     }
+  }
+
+  /**
+   * What a request will cost, from its header (and count field) alone: nothing is copied before the
+   * request is admitted. The guest may change the bytes before they are copied; the sizes decided here
+   * are what the copy and the reply are limited to all the same.
+   */
+  private admission(chain: DescriptorChain): Admission {
+    const head = new Uint8Array(Math.min(chain.readableLength, IO_REQUEST_HEADER));
+    chain.read(this.ctx.memory, head);
+    const view = new DataView(head.buffer);
+    const size = head.length >= 4 ? view.getUint32(0, true) : 0;
+    const requestLength = Math.min(chain.readableLength, Math.max(HEADER_SIZE, size), this.maxMsize);
+    const type = head.length > 4 ? head[4] : 0;
+    let replyRoom: number;
+    if ((type === T.read || type === T.readdir) && head.length >= IO_REQUEST_HEADER) {
+      replyRoom = IO_REPLY_HEADER + view.getUint32(IO_REQUEST_HEADER - 4, true);
+    } else {
+      replyRoom = SMALL_REPLY + requestLength;
+    }
+    replyRoom = Math.min(replyRoom, chain.writableLength, this.maxMsize);
+    return { chain, requestLength, replyRoom, cost: requestLength + replyRoom + REQUEST_OVERHEAD };
+  }
+
+  private start(a: Admission): void {
+    const request = new Uint8Array(a.requestLength);
+    a.chain.read(this.ctx.memory, request);
+    const epoch = this.epoch;
+    this.inFlight++;
+    this.bytesInFlight += a.cost;
+    void this.server.handle(request, a.replyRoom).then((reply) => {
+      this.inFlight--;
+      this.bytesInFlight -= a.cost;
+      // Outside the transport's guard: a broken ring found here must fail the device, not throw.
+      try {
+        if (epoch === this.epoch) {
+          const written = a.chain.write(this.ctx.memory, reply);
+          this.ctx.queue(0).push(a.chain.head, written);
+          this.completed();
+        }
+        if (this.ctx.active) this.pump();
+      } catch (e) {
+        this.ctx.fail(`completing a request: ${(e as Error).message}`);
+      }
+    });
   }
 
   /** One interrupt for all replies completed in this turn of the event loop. */
@@ -111,12 +210,15 @@ export class Virtio9p implements VirtioDevice {
 
   reset(): void {
     this.epoch++;
+    this.parked = null;
     this.retire();
   }
 
   resetQueue(index: number): void {
     // The driver took back every buffer of the queue; the session (fids) belongs to the driver still.
-    if (index === 0) this.epoch++;
+    if (index !== 0) return;
+    this.epoch++;
+    this.parked = null;
   }
 
   private retire(): void {
@@ -126,7 +228,7 @@ export class Virtio9p implements VirtioDevice {
     this.retired.errors += c.errors;
     this.retired.bytesRead += c.bytesRead;
     this.retired.bytesWritten += c.bytesWritten;
-    this.server = new P9Server(this.folder);
+    this.server = new P9Server(this.folder, this.serverOptions);
     const done = old.close().then(() => {
       this.closing.delete(done);
     });
@@ -135,8 +237,11 @@ export class Virtio9p implements VirtioDevice {
 
   async close(): Promise<void> {
     this.epoch++;
+    this.parked = null;
     this.retire();
     while (this.closing.size > 0) await Promise.all([...this.closing]);
+    await this.server.close();
+    await this.folder.close();
   }
 
   saveState(): Virtio9pState {
@@ -150,7 +255,9 @@ export class Virtio9p implements VirtioDevice {
       bytesRead: this.retired.bytesRead + c.bytesRead,
       bytesWritten: this.retired.bytesWritten + c.bytesWritten,
       inFlight: this.inFlight,
+      bytesInFlight: this.bytesInFlight,
       fids: this.server.fidCount,
+      openFiles: this.folder.openFiles,
     };
   }
 }

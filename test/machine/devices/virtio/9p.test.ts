@@ -6,23 +6,32 @@ import { after, test } from 'node:test';
 import { T } from '../../../../src/machine/devices/virtio/9p/server.js';
 import {
   NOFID,
-  NOTAG,
   QID_DIR,
   QID_FILE,
   QID_SYMLINK,
-  Reader,
-  Writer,
+  type Writer,
 } from '../../../../src/machine/devices/virtio/9p/wire.js';
 import { Virtio9p } from '../../../../src/machine/devices/virtio/9p.js';
-import { ERRNO, FsError, SharedFolder } from '../../../../src/storage/shared-folder.js';
-import { TestDriver } from './test-driver.js';
-
-const QSIZE = 128;
-const MSIZE = 0x20000;
-
-const O_RDONLY = 0;
-const O_WRONLY = 1;
-const O_RDWR = 2;
+import { ERRNO, FsError } from '../../../../src/storage/fs-errno.js';
+import { SharedFolder } from '../../../../src/storage/shared-folder.js';
+import {
+  fails,
+  listDir,
+  MSIZE,
+  msg,
+  O_CREAT,
+  O_RDONLY,
+  O_RDWR,
+  O_WRONLY,
+  ok,
+  parse,
+  post,
+  readAll,
+  readQid,
+  session,
+  start,
+  walk,
+} from './9p-session.js';
 
 const temps: string[] = [];
 after(() => {
@@ -41,131 +50,6 @@ function tempTree(): string {
   symlinkSync('../secret', join(share, 'up'));
   symlinkSync('hello.txt', join(share, 'rel'));
   return share;
-}
-
-type Driver = TestDriver<Virtio9p>;
-
-/** A driver for `device`, started: MOUNT_TAG and VERSION_1, queue 0 only. */
-function driver(device: Virtio9p): Driver {
-  // Every request gets fresh reply room (MSIZE), and RAM is never reused.
-  const d = new TestDriver(device, 64 << 20);
-  start(d);
-  return d;
-}
-
-/** Resets the device and sets it up again; requests posted before are dropped. */
-function start(d: Driver): void {
-  d.init({ features: [1, 1], size: QSIZE }); // VIRTIO_9P_MOUNT_TAG, VERSION_1
-}
-
-/**
- * Posts `request` with `replyRoom` writable bytes (split over two buffers, as Linux does for zero-copy
- * reads) and resolves with the reply.
- */
-async function post(d: Driver, request: Uint8Array, replyRoom = MSIZE, notify = true): Promise<Uint8Array> {
-  const first = Math.min(11, replyRoom);
-  const head = d.submit(0, [request], [first, replyRoom - first]);
-  if (notify) d.kick(0);
-  return d.writtenBytes(0, await d.completion(0, head));
-}
-
-let nextTag = 1;
-function msg(type: number, build: (w: Writer) => void, tag = nextTag++ & 0x7fff): Uint8Array {
-  const w = new Writer();
-  build(w);
-  return w.finish(type, tag);
-}
-
-interface Reply {
-  type: number;
-  tag: number;
-  r: Reader;
-}
-
-function parse(reply: Uint8Array): Reply {
-  const r = new Reader(reply);
-  const size = r.u32();
-  assert.equal(size, reply.length, 'the size field is the reply length');
-  return { type: r.u8(), tag: r.u16(), r };
-}
-
-/** Sends a request and expects its R-message; returns a reader positioned after the header. */
-async function ok(d: Driver, type: number, build: (w: Writer) => void): Promise<Reader> {
-  const p = parse(await post(d, msg(type, build)));
-  if (p.type === T.lerror + 1) assert.fail(`T${type} failed with errno ${p.r.u32()}`);
-  assert.equal(p.type, type + 1);
-  return p.r;
-}
-
-/** Sends a request and expects Rlerror; returns the errno. */
-async function fails(d: Driver, type: number, build: (w: Writer) => void): Promise<number> {
-  const p = parse(await post(d, msg(type, build)));
-  assert.equal(p.type, T.lerror + 1, `T${type} should have failed`);
-  return p.r.u32();
-}
-
-async function session(share: string, readOnly = false): Promise<Driver> {
-  const folder = await SharedFolder.open(share, { readOnly });
-  const d = driver(new Virtio9p(folder, { tag: 'host0' }));
-  const p = parse(
-    await post(
-      d,
-      msg(T.version, (w) => w.u32(MSIZE).str('9P2000.L'), NOTAG),
-    ),
-  );
-  assert.equal(p.type, T.version + 1);
-  assert.equal(p.r.u32(), MSIZE);
-  assert.equal(p.r.str(), '9P2000.L');
-  await ok(d, T.attach, (w) => w.u32(0).u32(NOFID).str('root').str('').u32(0));
-  return d;
-}
-
-function walk(d: Driver, fid: number, newfid: number, ...names: string[]): Promise<Reader> {
-  return ok(d, T.walk, (w) => {
-    w.u32(fid).u32(newfid).u16(names.length);
-    for (const n of names) w.str(n);
-  });
-}
-
-function readQid(r: Reader): { type: number; version: number; path: bigint } {
-  return { type: r.u8(), version: r.u32(), path: r.u64() };
-}
-
-async function readAll(d: Driver, fid: number): Promise<string> {
-  const parts: Uint8Array[] = [];
-  let offset = 0;
-  for (;;) {
-    const r = await ok(d, T.read, (w) => w.u32(fid).u64(offset).u32(7));
-    const n = r.u32();
-    if (n === 0) break;
-    parts.push(r.bytesView(n).slice());
-    offset += n;
-  }
-  return Buffer.concat(parts).toString();
-}
-
-async function listDir(
-  d: Driver,
-  fid: number,
-  count = 4096,
-): Promise<Map<string, { type: number; qid: number }>> {
-  const seen = new Map<string, { type: number; qid: number }>();
-  let offset = 0n;
-  for (;;) {
-    const r = await ok(d, T.readdir, (w) => w.u32(fid).u64(offset).u32(count));
-    const n = r.u32();
-    if (n === 0) break;
-    const end = r.remaining - n;
-    while (r.remaining > end) {
-      const qid = readQid(r);
-      offset = r.u64();
-      const type = r.u8();
-      const name = r.str();
-      assert.ok(!seen.has(name), `${name} listed once`);
-      seen.set(name, { type, qid: qid.type });
-    }
-  }
-  return seen;
 }
 
 test('configuration space: device id 9, the mount tag feature and the tag', async () => {
@@ -324,6 +208,45 @@ test('create, write, mkdir, rename, link, symlink, setattr and unlink change the
   await d.device.close();
 });
 
+// Finding 4 of issue 9: a guest must not leave a setuid or setgid program (or any special bit) on the
+// host, whether it creates the file with that mode or changes it afterwards.
+test('setuid, setgid and sticky bits a guest sets never reach the host (sticky only on directories)', async () => {
+  const share = tempTree();
+  const d = await session(share);
+  const special = (name: string): number => lstatSync(join(share, name)).mode & 0o7000;
+  const perms = (name: string): number => lstatSync(join(share, name)).mode & 0o777;
+  await walk(d, 0, 1);
+  await ok(d, T.lcreate, (w) =>
+    w
+      .u32(1)
+      .str('suid')
+      .u32(O_RDWR | O_CREAT)
+      .u32(0o6755)
+      .u32(0),
+  );
+  assert.equal(special('suid'), 0, 'Tlcreate 06755 makes no setuid/setgid file');
+  assert.equal(perms('suid') & 0o700, 0o700, 'the permission bits stay');
+  await ok(d, T.mknod, (w) => w.u32(0).str('node').u32(0o106755).u32(0).u32(0).u32(0));
+  assert.equal(special('node'), 0, 'Tmknod');
+  await ok(d, T.mkdir, (w) => w.u32(0).str('dir').u32(0o7777).u32(0));
+  assert.equal(special('dir'), 0o1000, 'Tmkdir keeps only sticky');
+  const chmod = async (fid: number, mode: number) =>
+    ok(d, T.setattr, (w) => w.u32(fid).u32(1).u32(mode).u32(0).u32(0).u64(0).u64(0).u64(0).u64(0).u64(0));
+  await walk(d, 0, 2, 'hello.txt');
+  await chmod(2, 0o6755);
+  assert.equal(lstatSync(join(share, 'hello.txt')).mode & 0o7777, 0o755, 'Tsetattr 06755 on a file: 0755');
+  await chmod(2, 0o1644);
+  assert.equal(lstatSync(join(share, 'hello.txt')).mode & 0o7777, 0o644, 'no sticky bit on a file');
+  await walk(d, 0, 3, 'dir');
+  await chmod(3, 0o7755);
+  assert.equal(lstatSync(join(share, 'dir')).mode & 0o7777, 0o1755, 'Tsetattr 07755 on a directory: 01755');
+  // Through an open fid too (the path Linux takes for fchmod).
+  await chmod(1, 0o4777);
+  assert.equal(lstatSync(join(share, 'suid')).mode & 0o7777, 0o777);
+  assert.equal(d.transport.failure, null);
+  await d.device.close();
+});
+
 test('sandbox: .. at the root, symlinks out of the share, bad names', async () => {
   const share = tempTree();
   const d = await session(share);
@@ -388,7 +311,7 @@ test('sandbox: .. at the root, symlinks out of the share, bad names', async () =
   assert.equal(await errno(folder.lstat('etc/passwd')), ERRNO.EACCES, 'symlinked intermediate directory');
   assert.equal(await errno(folder.openFile('etc/hostname', { read: true, write: false })), ERRNO.EACCES);
   assert.equal(await errno(folder.openFile('up', { read: true, write: false })), ERRNO.ELOOP);
-  assert.equal(await errno(folder.readdir('etc')), ERRNO.ELOOP);
+  assert.equal(await errno(folder.openDirectory('etc')), ERRNO.ELOOP);
   assert.equal(await errno(folder.createFile('etc/evil', 0o644, { read: false, write: true })), ERRNO.EACCES);
   assert.equal(await errno(folder.lstat('../secret')), ERRNO.EACCES);
   assert.equal(await errno(folder.lstat('sub/../../secret')), ERRNO.EACCES);
@@ -396,6 +319,7 @@ test('sandbox: .. at the root, symlinks out of the share, bad names', async () =
   assert.equal(await errno(folder.setattr('up', { size: 0 })), ERRNO.EINVAL);
   assert.equal(readFileSync(join(share, '..', 'secret'), 'utf8'), 'outside the share');
   assert.equal(await folder.readlink('up'), '../secret');
+  await folder.close();
   assert.equal(d.transport.failure, null);
   await d.device.close();
 });

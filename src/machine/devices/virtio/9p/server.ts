@@ -1,19 +1,20 @@
 /**
- * A 9P2000.L file server over a SharedFolder, as Linux's v9fs client uses it: the fid table and one
- * handler per message. handle() takes one request message and always resolves to one reply message
- * (Rlerror for anything that goes wrong, whatever the guest sent); it never rejects.
+ * A 9P2000.L file server over a Share, as Linux's v9fs client uses it: one handler per message over
+ * the session's fid table (fids.ts). handle() takes one request message and always resolves to one
+ * reply message (Rlerror for anything that goes wrong, whatever the guest sent); it never rejects.
  *
  * Fids name objects by their share-relative path, so a rename moves the fids below it along; open
- * files keep their host descriptor, so I/O on them does not care about the path any more.
+ * files keep their host descriptor, so I/O on them does not care about the path any more. Open
+ * directories are streams: a listing is read from the host as the guest pages through it, never
+ * held whole.
+ *
+ * The caller bounds the work: `maxReply` caps the reply (and so what a read allocates), and the
+ * device decides how many requests run at once.
  */
-import type { BigIntStats } from 'node:fs';
-import {
-  type DirEntry,
-  ERRNO,
-  errnoOf,
-  type SharedFile,
-  SharedFolder,
-} from '../../../../storage/shared-folder.js';
+import { ERRNO, errnoOf } from '../../../../storage/fs-errno.js';
+import type { DirEntry, Share, ShareFile, ShareStat } from '../../../../storage/share.js';
+import { checkName } from '../../../../storage/share-path.js';
+import { type Fid, FidTable, type OpenDirectory } from './fids.js';
 import {
   HEADER_SIZE,
   NOTAG,
@@ -67,8 +68,10 @@ export const DEFAULT_MAX_MSIZE = 512 * 1024;
 const IO_HEADER = HEADER_SIZE + 4;
 /** More walk elements than the protocol's MAXWELEM are refused. */
 const MAX_WALK = 16;
-/** Fids a guest may hold at once, so that it cannot exhaust host memory or descriptors. */
-const MAX_FIDS = 16384;
+/** Directory entries stat'ed at once for one Treaddir reply. */
+const READDIR_BATCH = 64;
+/** A directory entry in Rreaddir: qid[13] offset[8] type[1] name[s]. */
+const DIRENT_FIXED = 13 + 8 + 1;
 
 // Linux open(2) flags as 9P2000.L carries them (the same numbers on every Linux architecture v9fs uses).
 const L_O_ACCMODE = 3;
@@ -103,18 +106,6 @@ const S_IFLNK = 0o120000n;
 const S_IFREG = 0o100000;
 const NS_PER_S = 1_000_000_000n;
 
-interface Fid {
-  /** Share-relative path ('' is the root). */
-  path: string;
-  qidType: number;
-  /** Set by Tlopen/Tlcreate of a regular file. */
-  file?: SharedFile;
-  /** Set by Tlopen of a directory: the listing Treaddir pages through (null until the first read). */
-  dir?: { entries: DirEntry[] | null };
-  /** Set by Txattrwalk: the attribute's value, which Tread returns. */
-  xattr?: Uint8Array;
-}
-
 export interface P9Counters {
   requests: number;
   errors: number;
@@ -128,8 +119,22 @@ function parentOf(path: string): string {
 }
 
 function childOf(dir: string, name: string): string {
-  SharedFolder.checkName(name);
+  checkName(name);
   return dir === '' ? name : `${dir}/${name}`;
+}
+
+/** Closes what a fid holds (it was removed from the table, or never made it there). */
+async function release(f: Fid): Promise<void> {
+  await Promise.allSettled([f.file?.close(), f.dir?.stream?.close()]);
+}
+
+export interface P9ServerOptions {
+  /** Largest msize agreed to (default DEFAULT_MAX_MSIZE). */
+  maxMsize?: number;
+  /** Fids one session may hold (default fids.ts DEFAULT_MAX_FIDS). */
+  maxFids?: number;
+  /** Characters of all fid paths together (default fids.ts DEFAULT_MAX_PATH_CHARS). */
+  maxPathChars?: number;
 }
 
 function timeFields(w: Writer, ns: bigint): void {
@@ -138,20 +143,21 @@ function timeFields(w: Writer, ns: bigint): void {
 }
 
 export class P9Server {
-  private readonly folder: SharedFolder;
+  private readonly folder: Share;
   private readonly maxMsize: number;
   private msize: number;
-  private readonly fids = new Map<number, Fid>();
+  private readonly fids: FidTable;
   private readonly inFlight = new Map<number, Promise<Uint8Array>>();
   private readonly pending = new Set<Promise<unknown>>();
   private rootDev: bigint | null = null;
   private closed = false;
   readonly counters: P9Counters = { requests: 0, errors: 0, bytesRead: 0, bytesWritten: 0 };
 
-  constructor(folder: SharedFolder, options: { maxMsize?: number } = {}) {
+  constructor(folder: Share, options: P9ServerOptions = {}) {
     this.folder = folder;
     this.maxMsize = options.maxMsize ?? DEFAULT_MAX_MSIZE;
     this.msize = this.maxMsize;
+    this.fids = new FidTable(options);
   }
 
   get fidCount(): number {
@@ -190,9 +196,7 @@ export class P9Server {
   }
 
   private async clunkAll(): Promise<void> {
-    const files = [...this.fids.values()].flatMap((f) => (f.file ? [f.file] : []));
-    this.fids.clear();
-    await Promise.allSettled(files.map((f) => f.close()));
+    await Promise.allSettled(this.fids.clear().map(release));
   }
 
   private async dispatch(request: Uint8Array, maxReply: number): Promise<Uint8Array> {
@@ -241,8 +245,7 @@ export class P9Server {
         await this.setattr(r);
         break;
       case T.readdir:
-        await this.readdir(r, w, room);
-        break;
+        return this.readdir(r, tag, room);
       case T.statfs:
         await this.statfs(r, w);
         break;
@@ -297,19 +300,32 @@ export class P9Server {
   // --- Fids and qids ----------------------------------------------------------------------------------
 
   private fid(id: number): Fid {
-    const f = this.fids.get(id);
-    if (!f) throw new ProtocolError(`fid ${id} is not in use`, ERRNO.EBADF);
-    return f;
-  }
-
-  private newFid(id: number, fid: Fid): void {
-    if (!this.fids.has(id) && this.fids.size >= MAX_FIDS)
-      throw new ProtocolError('too many fids', ERRNO.ENFILE);
-    this.fids.set(id, fid);
+    return this.fids.get(id);
   }
 
   private checkNewFid(id: number): void {
-    if (this.fids.has(id)) throw new ProtocolError(`fid ${id} is already in use`, ERRNO.EBADF);
+    this.fids.checkFree(id);
+  }
+
+  /**
+   * Runs `open` for fid `f`, one Tlopen/Tlcreate at a time, so that two requests cannot both open
+   * something for it and leave one host file with no fid to close it.
+   */
+  private async opening(f: Fid, open: () => Promise<void>): Promise<void> {
+    if (f.file || f.dir || f.xattr || f.opening) throw new ProtocolError('fid already open', ERRNO.EBADF);
+    f.opening = true;
+    try {
+      await open();
+    } finally {
+      f.opening = false;
+    }
+  }
+
+  /** `opened` for fid `f`, unless `f` was clunked meanwhile: then nobody but us will ever close it. */
+  private async keep<T extends { close(): Promise<void> }>(f: Fid, opened: T): Promise<T> {
+    if (!f.closed) return opened;
+    await opened.close();
+    throw new ProtocolError('fid clunked while it was being opened', ERRNO.EBADF);
   }
 
   /** A directory fid that was not opened: the parent in create-like requests. */
@@ -319,7 +335,7 @@ export class P9Server {
     return f;
   }
 
-  private qid(st: BigIntStats): Qid {
+  private qid(st: ShareStat): Qid {
     const fmt = st.mode & S_IFMT;
     const type = fmt === S_IFDIR ? QID_DIR : fmt === S_IFLNK ? QID_SYMLINK : QID_FILE;
     // Inode numbers are unique per host device; a mount inside the share gets its device mixed in.
@@ -333,13 +349,11 @@ export class P9Server {
     return this.qid(await this.folder.lstat(path));
   }
 
-  /** Follows a rename: fids at or below `from` now live at `to`. */
-  private moved(from: string, to: string): void {
-    const prefix = `${from}/`;
-    for (const f of this.fids.values()) {
-      if (f.path === from) f.path = to;
-      else if (f.path.startsWith(prefix)) f.path = to + f.path.slice(from.length);
-    }
+  /** Renames on the host, then moves the fids at or below `from` along. */
+  private async renamePath(from: string, to: string): Promise<void> {
+    this.fids.checkMove(from, to);
+    await this.folder.rename(from, to);
+    this.fids.move(from, to);
   }
 
   // --- Session ----------------------------------------------------------------------------------------
@@ -362,7 +376,7 @@ export class P9Server {
     this.checkNewFid(fid);
     const st = await this.folder.lstat('');
     this.rootDev = st.dev;
-    this.newFid(fid, { path: '', qidType: QID_DIR });
+    this.fids.add(fid, { path: '', qidType: QID_DIR });
     w.qid(this.qid(st));
   }
 
@@ -392,6 +406,7 @@ export class P9Server {
         if (type !== QID_DIR) throw new ProtocolError('walk from a non-directory', ERRNO.ENOTDIR);
         // '..' of the root is the root, as in every 9P server; the tree has no way up.
         const next = name === '..' ? parentOf(path) : childOf(path, name);
+        FidTable.checkPath(next);
         const qid = await this.qidOf(next);
         path = next;
         type = qid.type;
@@ -403,10 +418,11 @@ export class P9Server {
     }
     if (qids.length === n) {
       if (newId === fidId) {
-        await from.file?.close();
+        if (from.closed) throw new ProtocolError(`fid ${fidId} was clunked meanwhile`, ERRNO.EBADF);
         this.fids.delete(fidId);
+        await release(from);
       }
-      this.newFid(newId, { path, qidType: type });
+      this.fids.add(newId, { path, qidType: type });
     }
     w.u16(qids.length);
     for (const q of qids) w.qid(q);
@@ -415,27 +431,28 @@ export class P9Server {
   private async lopen(r: Reader, w: Writer): Promise<void> {
     const f = this.fid(r.u32());
     const flags = r.u32();
-    if (f.file || f.dir || f.xattr) throw new ProtocolError('fid already open', ERRNO.EBADF);
     const access = flags & L_O_ACCMODE;
     const write = access === L_O_WRONLY || access === L_O_RDWR;
-    const st = await this.folder.lstat(f.path);
-    const qid = this.qid(st);
-    if (qid.type === QID_DIR) {
-      if (write) throw new ProtocolError('a directory is not writable', ERRNO.EISDIR);
-      await this.folder.openDirectory(f.path);
-      f.dir = { entries: null };
-    } else {
-      f.file = await this.folder.openFile(f.path, {
-        read: access !== L_O_WRONLY,
-        write,
-        truncate: (flags & L_O_TRUNC) !== 0,
-        append: (flags & L_O_APPEND) !== 0,
-        sync: (flags & (L_O_SYNC | L_O_DSYNC)) !== 0,
-      });
-    }
-    f.qidType = qid.type;
-    // iounit 0: the client uses msize less the I/O header.
-    w.qid(f.file ? this.qid(await f.file.stat()) : qid).u32(0);
+    await this.opening(f, async () => {
+      const qid = await this.qidOf(f.path);
+      if (qid.type === QID_DIR) {
+        if (write) throw new ProtocolError('a directory is not writable', ERRNO.EISDIR);
+        const stream = await this.keep(f, await this.folder.openDirectory(f.path));
+        f.dir = { stream, next: 0, synthetic: 0, peeked: null, busy: Promise.resolve() };
+      } else {
+        const options = {
+          read: access !== L_O_WRONLY,
+          write,
+          truncate: (flags & L_O_TRUNC) !== 0,
+          append: (flags & L_O_APPEND) !== 0,
+          sync: (flags & (L_O_SYNC | L_O_DSYNC)) !== 0,
+        };
+        f.file = await this.keep(f, await this.folder.openFile(f.path, options));
+      }
+      f.qidType = qid.type;
+      // iounit 0: the client uses msize less the I/O header.
+      w.qid(f.file ? this.qid(await f.file.stat()) : qid).u32(0);
+    });
   }
 
   private async lcreate(r: Reader, w: Writer): Promise<void> {
@@ -444,34 +461,36 @@ export class P9Server {
     const flags = r.u32();
     const mode = r.u32();
     r.u32(); // gid: files belong to the host user
-    if (f.file || f.dir) throw new ProtocolError('fid already open', ERRNO.EBADF);
     const path = childOf(f.path, name);
+    FidTable.checkPath(path);
     const access = flags & L_O_ACCMODE;
     const options = {
       read: access !== L_O_WRONLY,
       write: access === L_O_WRONLY || access === L_O_RDWR,
       append: (flags & L_O_APPEND) !== 0,
     };
-    let file: SharedFile;
-    try {
-      file = await this.folder.createFile(path, mode, options);
-    } catch (e) {
-      // Without O_EXCL, open(O_CREAT) of a file that appeared meanwhile just opens it.
-      if (errnoOf(e) !== ERRNO.EEXIST || flags & L_O_EXCL) throw e;
-      file = await this.folder.openFile(path, { ...options, truncate: (flags & L_O_TRUNC) !== 0 });
-    }
-    const qid = this.qid(await file.stat());
-    f.path = path;
-    f.qidType = qid.type;
-    f.file = file;
-    w.qid(qid).u32(0);
+    await this.opening(f, async () => {
+      let file: ShareFile;
+      try {
+        file = await this.folder.createFile(path, mode, options);
+      } catch (e) {
+        // Without O_EXCL, open(O_CREAT) of a file that appeared meanwhile just opens it.
+        if (errnoOf(e) !== ERRNO.EEXIST || flags & L_O_EXCL) throw e;
+        file = await this.folder.openFile(path, { ...options, truncate: (flags & L_O_TRUNC) !== 0 });
+      }
+      f.file = await this.keep(f, file);
+      const qid = this.qid(await file.stat());
+      this.fids.repath(f, path);
+      f.qidType = qid.type;
+      w.qid(qid).u32(0);
+    });
   }
 
   private async clunk(r: Reader): Promise<void> {
     const id = r.u32();
-    const f = this.fid(id);
-    this.fids.delete(id);
-    await f.file?.close();
+    this.fid(id);
+    const f = this.fids.delete(id);
+    if (f) await release(f);
   }
 
   private async remove(r: Reader): Promise<void> {
@@ -479,7 +498,7 @@ export class P9Server {
     const f = this.fid(id);
     // The fid is clunked even when the removal fails.
     this.fids.delete(id);
-    await f.file?.close();
+    await release(f);
     if (f.path === '') throw new ProtocolError('cannot remove the share root', ERRNO.EBUSY);
     await this.folder.remove(f.path);
   }
@@ -589,8 +608,11 @@ export class P9Server {
     // The share has no extended attributes: the list is empty and every name is absent, which is
     // what ls and cp expect from a file system without them.
     if (name !== '') throw new ProtocolError(`no attribute ${name}`, ERRNO.ENODATA);
-    if (newId !== fidId) this.checkNewFid(newId);
-    this.newFid(newId, { path: f.path, qidType: f.qidType, xattr: new Uint8Array(0) });
+    if (newId === fidId) {
+      this.fids.delete(fidId);
+      await release(f);
+    }
+    this.fids.add(newId, { path: f.path, qidType: f.qidType, xattr: new Uint8Array(0) });
     w.u64(0);
   }
 
@@ -612,44 +634,98 @@ export class P9Server {
 
   // --- Directories ------------------------------------------------------------------------------------
 
-  private async readdir(r: Reader, w: Writer, room: number): Promise<void> {
+  private readdir(r: Reader, tag: number, room: number): Promise<Uint8Array> {
     const f = this.fid(r.u32());
     const offset = r.u64();
     const count = Math.max(0, Math.min(r.u32(), room - IO_HEADER));
-    if (!f.dir) throw new ProtocolError('readdir of a fid that is not an open directory', ERRNO.EBADF);
-    // Offsets are indexes into a listing taken when the client starts (again) from 0, so they stay
-    // valid however the directory changes while it pages through.
-    if (offset === 0n || f.dir.entries === null) {
-      const entries = await this.folder.readdir(f.path);
-      f.dir.entries = [{ name: '.', type: 4 }, { name: '..', type: 4 }, ...entries];
-    }
-    const entries = f.dir.entries;
-    const countAt = w.length;
+    const d = f.dir;
+    if (!d) throw new ProtocolError('readdir of a fid that is not an open directory', ERRNO.EBADF);
+    const reply = d.busy.then(() => this.readdirAt(f, d, offset, count, tag));
+    d.busy = reply.then(
+      () => {},
+      () => {},
+    );
+    return reply;
+  }
+
+  /**
+   * One Rreaddir from the directory stream. Offsets are the number of entries consumed, so a client
+   * paging through continues the open stream; any other offset (a rewind, a seek) reopens it and
+   * skips that many entries, as telldir/seekdir on a changing directory may.
+   */
+  private async readdirAt(
+    f: Fid,
+    d: OpenDirectory,
+    offset: bigint,
+    count: number,
+    tag: number,
+  ): Promise<Uint8Array> {
+    if (d.stream === null || offset !== BigInt(d.next)) await this.seekDir(f, d, offset);
+    const w = new Writer(IO_HEADER + count);
     w.u32(0); // count, patched below
-    // Entries take at least 24 bytes: stat no more of them than the reply could hold.
-    const BATCH = Math.max(1, Math.min(64, Math.floor(count / 24)));
-    let index = offset > BigInt(entries.length) ? entries.length : Number(offset);
     let full = false;
-    while (index < entries.length && !full) {
-      const batch = entries.slice(index, index + BATCH);
+    while (!full) {
+      // Take only entries whose reply room is there; the first one that does not fit waits for the next call.
+      const batch: DirEntry[] = [];
+      let size = w.length - IO_HEADER;
+      while (batch.length < READDIR_BATCH) {
+        const e = await this.nextEntry(d);
+        if (e === null) break;
+        const entrySize = DIRENT_FIXED + strSize(e.name);
+        if (size + entrySize > count) {
+          d.peeked = e;
+          full = true;
+          break;
+        }
+        size += entrySize;
+        batch.push(e);
+      }
+      if (batch.length === 0) break;
       const names = batch.filter((e) => e.name !== '.' && e.name !== '..').map((e) => e.name);
       const stats = await this.folder.lstatEntries(f.path, names);
       const byName = new Map(names.map((n, i) => [n, stats[i]]));
       for (const e of batch) {
-        let st: BigIntStats | null | undefined;
+        let st: ShareStat | null | undefined;
         if (e.name === '.') st = await this.folder.lstat(f.path);
         else if (e.name === '..') st = await this.folder.lstat(parentOf(f.path));
         else st = byName.get(e.name);
-        if (w.length - countAt - 4 + 13 + 8 + 1 + strSize(e.name) > count) {
-          full = true;
-          break;
-        }
-        index++;
-        // An entry that vanished since the listing was taken is skipped.
-        if (st) w.qid(this.qid(st)).u64(index).u8(e.type).str(e.name);
+        d.next++;
+        // An entry that vanished since the stream listed it is skipped.
+        if (st) w.qid(this.qid(st)).u64(d.next).u8(e.type).str(e.name);
       }
+      if (batch.length < READDIR_BATCH && !full) break;
     }
-    w.setU32(countAt, w.length - countAt - 4);
+    w.setU32(HEADER_SIZE, w.length - IO_HEADER);
+    return w.finish(T.readdir + 1, tag);
+  }
+
+  /** The next entry of an open directory: '.', '..', then the host's, or null at the end. */
+  private async nextEntry(d: OpenDirectory): Promise<DirEntry | null> {
+    if (d.peeked !== null) {
+      const e = d.peeked;
+      d.peeked = null;
+      return e;
+    }
+    if (d.synthetic < 2) return { name: d.synthetic++ === 0 ? '.' : '..', type: 4 };
+    if (d.stream === null) throw new ProtocolError('the directory is not open', ERRNO.EBADF);
+    return d.stream.next();
+  }
+
+  /** Reopens the stream of `d` and skips `offset` entries. */
+  private async seekDir(f: Fid, d: OpenDirectory, offset: bigint): Promise<void> {
+    const old = d.stream;
+    d.stream = null;
+    d.next = 0;
+    d.synthetic = 0;
+    d.peeked = null;
+    await old?.close();
+    const stream = await this.folder.openDirectory(f.path);
+    if (f.closed) {
+      await stream.close();
+      throw new ProtocolError('fid clunked during readdir', ERRNO.EBADF);
+    }
+    d.stream = stream;
+    while (BigInt(d.next) < offset && (await this.nextEntry(d)) !== null) d.next++;
   }
 
   private async mkdir(r: Reader, w: Writer): Promise<void> {
@@ -704,9 +780,7 @@ export class P9Server {
     const f = this.fid(r.u32());
     const d = this.dirFid(r.u32());
     const name = r.str();
-    const to = childOf(d.path, name);
-    await this.folder.rename(f.path, to);
-    this.moved(f.path, to);
+    await this.renamePath(f.path, childOf(d.path, name));
   }
 
   private async renameat(r: Reader): Promise<void> {
@@ -714,10 +788,7 @@ export class P9Server {
     const oldName = r.str();
     const nd = this.dirFid(r.u32());
     const newName = r.str();
-    const from = childOf(od.path, oldName);
-    const to = childOf(nd.path, newName);
-    await this.folder.rename(from, to);
-    this.moved(from, to);
+    await this.renamePath(childOf(od.path, oldName), childOf(nd.path, newName));
   }
 
   private async unlinkat(r: Reader): Promise<void> {
