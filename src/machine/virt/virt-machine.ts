@@ -108,6 +108,8 @@ export class VirtMachine {
   onOutput: (bytes: Uint8Array) => void = () => {};
   /** Device errors a guest caused (a malformed virtqueue, say): for the user, not for the guest. */
   onLog: (message: string) => void = () => {};
+  /** STUB (lead implements): called once per boot when the guest reports a panic. */
+  onGuestPanic: (detail: string) => void = () => {};
 
   constructor(config: VirtMachineConfig) {
     this.config = config;
@@ -328,6 +330,9 @@ export class VirtMachine {
     this.paused = false;
     this.wake?.();
   }
+
+  /** STUB (lead implements): false = the host cannot take more console output now. */
+  setOutputReady(_ready: boolean): void {}
 
   get isPaused(): boolean {
     return this.paused;
