@@ -101,9 +101,11 @@ export interface VmEvent {
 }
 
 /** Errors the API maps to HTTP statuses. */
+export type VmmErrorStatus = 400 | 403 | 404 | 409 | 422 | 429 | 504 | 507;
+
 export class VmmError extends Error {
-  readonly status: 400 | 404 | 409 | 422 | 507;
-  constructor(status: 400 | 404 | 409 | 422 | 507, message: string) {
+  readonly status: VmmErrorStatus;
+  constructor(status: VmmErrorStatus, message: string) {
     super(message);
     this.status = status;
   }
