@@ -492,7 +492,7 @@ describe('slow console clients', () => {
     try {
       await manager.create(spec('chatty'));
       await manager.start('chatty');
-      const ws = new WebSocket('ws+unix://' + socketPath + ':/vms/chatty/console');
+      const ws = new WebSocket(`ws+unix://${socketPath}:/vms/chatty/console`);
       await new Promise((resolve, reject) => {
         ws.once('open', resolve);
         ws.once('error', reject);
