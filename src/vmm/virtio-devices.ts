@@ -5,6 +5,7 @@
  * way for the same order of -device flags.
  */
 
+import { constants, open } from 'node:fs/promises';
 import { Virtio9p } from '../machine/devices/virtio/9p.js';
 import { VirtioBlk } from '../machine/devices/virtio/blk.js';
 import type { CharPort } from '../machine/devices/virtio/char-port.js';
@@ -16,6 +17,7 @@ import { randomMac } from '../net/mac.js';
 import type { NetBackend } from '../net/net-backend.js';
 import { connectStream, listenStream } from '../net/stream-socket.js';
 import type { BlockBackend } from '../storage/block-backend.js';
+import { expectIdentity } from '../storage/file-identity.js';
 import { openRawDisk } from '../storage/raw-file.js';
 import { SharedFolder } from '../storage/shared-folder.js';
 import { nullPort, unixSocketPort } from './console-ports.js';
@@ -51,6 +53,20 @@ export interface BackendWrappers {
   net?: (backend: NetBackend) => NetBackend;
 }
 
+/** The folder at `path` is a directory and, when `identity` is given, the one the daemon checked. */
+async function expectFolder(path: string, identity: string | undefined): Promise<void> {
+  if (identity === undefined) return;
+  const dir = await open(
+    path,
+    constants.O_RDONLY | (constants.O_DIRECTORY ?? 0) | (constants.O_NONBLOCK ?? 0),
+  );
+  try {
+    expectIdentity(path, await dir.stat({ bigint: true }), identity);
+  } finally {
+    await dir.close();
+  }
+}
+
 async function attempt<T>(what: string, open: () => Promise<T>): Promise<T> {
   try {
     return await open();
@@ -72,7 +88,9 @@ export async function createVirtioDevices(
   const opened: { close(): Promise<void> }[] = [];
   try {
     for (const disk of flags.disks) {
-      const backend = await attempt('--disk', () => openRawDisk(disk.path, { readOnly: disk.readOnly }));
+      const backend = await attempt(disk.label ?? '--disk', () =>
+        openRawDisk(disk.path, { readOnly: disk.readOnly, identity: disk.identity }),
+      );
       opened.push(backend);
       devices.push(new VirtioBlk(wrap.disk ? wrap.disk(backend) : backend, { serial: disk.serial }));
     }
@@ -86,9 +104,13 @@ export async function createVirtioDevices(
       devices.push(new VirtioNet(wrap.net ? wrap.net(backend) : backend, { mac: net.mac ?? randomMac() }));
     }
     for (const share of flags.shares) {
-      const folder = await attempt('--share', () =>
-        SharedFolder.open(share.path, { readOnly: share.readOnly }),
-      );
+      const folder = await attempt(share.label ?? '--share', async () => {
+        await expectFolder(share.path, share.identity);
+        const opened = await SharedFolder.open(share.path, { readOnly: share.readOnly });
+        // The folder resolves its root by path again: make sure that was still the checked one.
+        await expectFolder(share.path, share.identity);
+        return opened;
+      });
       devices.push(new Virtio9p(folder, { tag: share.tag }));
     }
     if (flags.consolePort || flags.ports.length) {
