@@ -88,6 +88,18 @@ const PER_VM: Family[] = [
     type: 'counter',
     value: metric('netTxBytes'),
   },
+  {
+    name: 'typervisor_vm_console_output_dropped_bytes_total',
+    help: 'Console output dropped because the daemon could not take it as fast as the guest wrote it.',
+    type: 'counter',
+    value: metric('consoleOutputDroppedBytes'),
+  },
+  {
+    name: 'typervisor_vm_console_input_dropped_bytes_total',
+    help: 'Console input dropped because the guest did not read it.',
+    type: 'counter',
+    value: metric('consoleInputDroppedBytes'),
+  },
 ];
 
 /** Label values may hold any text; the format escapes backslash, double quote and newline. */

@@ -76,6 +76,10 @@ export interface VmMetrics {
   netTxBytes: number;
   /** Host CPU seconds the runner used. */
   cpuSeconds: number;
+  /** Console output the runner dropped because the manager did not take it (bounded buffering). */
+  consoleOutputDroppedBytes?: number;
+  /** Console input dropped because the guest did not read it (bounded buffering). */
+  consoleInputDroppedBytes?: number;
 }
 
 export interface VmInfo {
