@@ -13,7 +13,7 @@ interface Family {
   name: string;
   help: string;
   type: 'gauge' | 'counter';
-  value(vm: VmInfo): number | undefined;
+  value(vm: VmInfo): unknown;
 }
 
 function metric(key: keyof VmMetrics) {
@@ -88,6 +88,18 @@ const PER_VM: Family[] = [
     type: 'counter',
     value: metric('netTxBytes'),
   },
+  {
+    name: 'typervisor_vm_console_output_dropped_bytes_total',
+    help: 'Console output dropped because the daemon could not take it as fast as the guest wrote it.',
+    type: 'counter',
+    value: metric('consoleOutputDroppedBytes'),
+  },
+  {
+    name: 'typervisor_vm_console_input_dropped_bytes_total',
+    help: 'Console input dropped because the guest did not read it.',
+    type: 'counter',
+    value: metric('consoleInputDroppedBytes'),
+  },
 ];
 
 /** Label values may hold any text; the format escapes backslash, double quote and newline. */
@@ -95,8 +107,13 @@ export function escapeLabelValue(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
-function formatNumber(value: number): string {
-  if (Number.isNaN(value)) return 'NaN';
+/**
+ * A sample's value as the format spells it. Whatever is not a number (a string that slipped through
+ * from a runner, say) is written as NaN: text in a value position could start new lines and forge
+ * other series.
+ */
+function formatNumber(value: unknown): string {
+  if (typeof value !== 'number' || Number.isNaN(value)) return 'NaN';
   if (value === Number.POSITIVE_INFINITY) return '+Inf';
   if (value === Number.NEGATIVE_INFINITY) return '-Inf';
   return String(value);
@@ -111,7 +128,7 @@ export function renderMetrics(manager: VmManagerApi): string {
   };
 
   header('typervisor_vms', 'VMs defined.', 'gauge');
-  lines.push(`typervisor_vms ${vms.length}`);
+  lines.push(`typervisor_vms ${formatNumber(vms.length)}`);
   header('typervisor_memory_budget_bytes', 'Host memory the daemon may give to VMs.', 'gauge');
   lines.push(`typervisor_memory_budget_bytes ${formatNumber(budget.totalBytes)}`);
   header('typervisor_memory_used_bytes', 'Host memory taken by VMs (guest RAM + per-VM overhead).', 'gauge');
@@ -121,7 +138,7 @@ export function renderMetrics(manager: VmManagerApi): string {
   // enum, so that `typervisor_vm_state{state="running"} == 1` selects running VMs.
   header('typervisor_vm_state', 'VM state: 1 for the current state, 0 for the others.', 'gauge');
   for (const vm of vms) {
-    const label = escapeLabelValue(vm.spec.name);
+    const label = escapeLabelValue(String(vm.spec.name));
     for (const state of STATES) {
       lines.push(`typervisor_vm_state{vm="${label}",state="${state}"} ${vm.state === state ? 1 : 0}`);
     }
@@ -131,7 +148,7 @@ export function renderMetrics(manager: VmManagerApi): string {
     for (const vm of vms) {
       const value = family.value(vm);
       if (value === undefined) continue;
-      lines.push(`${family.name}{vm="${escapeLabelValue(vm.spec.name)}"} ${formatNumber(value)}`);
+      lines.push(`${family.name}{vm="${escapeLabelValue(String(vm.spec.name))}"} ${formatNumber(value)}`);
     }
   }
   return `${lines.join('\n')}\n`;

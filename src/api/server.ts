@@ -40,8 +40,15 @@ interface ApiState {
 
 const states = new WeakMap<FastifyInstance, ApiState>();
 
-/** A console client that reads slower than the guest writes must not grow the daemon's memory. */
-const CONSOLE_MAX_BUFFERED = 8 * 1024 * 1024;
+/**
+ * A console client (`vm console`, `vm logs -f`) that reads slower than the guest writes must not grow
+ * the daemon's memory: past this much output queued for it, it is disconnected (close code 1013).
+ */
+export const CONSOLE_MAX_BUFFERED = 1024 * 1024;
+/** Names are at most 63 characters; anything much longer is refused before routing (414). */
+const MAX_PARAM_LENGTH = 256;
+/** Error messages may quote the URL; a client's 16 KiB URL is not echoed back whole. */
+const MAX_QUOTED_URL = 200;
 
 const errorSchema = {
   $id: 'Error',
@@ -53,9 +60,13 @@ const errorSchema = {
 const ERROR_MEANINGS: Record<number, string> = {
   400: 'Invalid request; the message names the field',
   401: 'Missing or wrong bearer token',
+  403: 'A host path outside the allowed roots (or inside the data dir); the message names the field',
   404: 'No such VM',
   409: 'Duplicate name, or the VM is in the wrong state',
+  414: 'A URL parameter is longer than 256 characters',
   422: 'A file that does not exist or cannot be used, or an unsupported setting',
+  429: 'Too many console clients attached to the VM',
+  504: 'The runner did not confirm in time (the VM is marked crashed)',
   507: 'Over the host memory budget',
 };
 
@@ -74,6 +85,11 @@ const nameParams = {
 const vmInfo = { description: 'The VM', $ref: 'VmInfo#' } as const;
 
 type NameRequest = FastifyRequest<{ Params: { name: string } }>;
+
+function quoteUrl(url: string): string {
+  const path = url.split('?')[0];
+  return path.length > MAX_QUOTED_URL ? `${path.slice(0, MAX_QUOTED_URL)}...` : path;
+}
 
 function digest(text: string): Buffer {
   return createHash('sha256').update(text).digest();
@@ -97,6 +113,22 @@ export async function createApiServer(
     schemaErrorFormatter: formatSchemaErrors,
     // Node's default of 5 s closes idle CLI connections under a slow `vm shutdown`; keep it modest.
     keepAliveTimeout: 10_000,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // Errors the router raises before any route runs (a malformed %-escape, an over-long parameter)
+    // would otherwise answer in Fastify's own shape: every error body is `{ "error": "..." }`.
+    frameworkErrors: (error, request, rawReply) => {
+      const reply = rawReply as unknown as FastifyReply;
+      const code = (error as { code?: string }).code;
+      const url = quoteUrl(request.url);
+      if (code === 'FST_ERR_MAX_PARAM_LENGTH')
+        return reply
+          .code(414)
+          .send({ error: `${url}: a URL parameter is longer than ${MAX_PARAM_LENGTH} characters` });
+      if (code === 'FST_ERR_BAD_URL')
+        return reply.code(400).send({ error: `${url}: not a valid URL (bad %-escape)` });
+      const { status, message } = errorReply(error);
+      return reply.code(status).send({ error: message });
+    },
   });
 
   const state: ApiState = {
@@ -104,6 +136,8 @@ export async function createApiServer(
     trusted: new WeakSet(),
     extraServers: [],
   };
+  /** Requests that came with credentials (or need none); /healthz tells the others only "ok". */
+  const authenticated = new WeakSet<FastifyRequest>();
   states.set(app, state);
 
   app.addSchema(vmSpecSchema);
@@ -132,16 +166,26 @@ export async function createApiServer(
   });
   await app.register(fastifyWebsocket, { options: { maxPayload: 1024 * 1024 } });
 
-  if (options.token !== undefined) {
+  if (options.token === undefined) {
+    app.addHook('onRequest', async (request) => {
+      authenticated.add(request);
+    });
+  } else {
     const expected = digest(options.token);
     app.addHook('onRequest', async (request, reply) => {
-      if (state.trusted.has(request.raw.socket)) return;
-      // Liveness probes carry no credentials and learn nothing from it.
-      if (request.routeOptions.url === '/healthz') return;
+      if (state.trusted.has(request.raw.socket)) {
+        authenticated.add(request);
+        return;
+      }
       const header = request.headers.authorization ?? '';
       const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
       // Comparing digests keeps the comparison constant-time whatever the lengths.
-      if (match && timingSafeEqual(digest(match[1]), expected)) return;
+      if (match && timingSafeEqual(digest(match[1]), expected)) {
+        authenticated.add(request);
+        return;
+      }
+      // Liveness probes carry no credentials: they get "ok" and nothing else (see the route).
+      if (request.routeOptions.url === '/healthz' && request.method === 'GET') return;
       reply.header('www-authenticate', 'Bearer');
       return reply.code(401).send({
         error: match ? 'wrong bearer token' : 'missing bearer token (Authorization: Bearer <token>)',
@@ -155,7 +199,7 @@ export async function createApiServer(
     return reply.code(status).send({ error: message });
   });
   app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send({ error: `no route ${request.method} ${request.url.split('?')[0]}` }),
+    reply.code(404).send({ error: `no route ${request.method} ${quoteUrl(request.url)}` }),
   );
 
   app.get('/openapi.json', { schema: { summary: 'This OpenAPI document', tags: ['meta'] } }, async () =>
@@ -166,7 +210,9 @@ export async function createApiServer(
     '/healthz',
     {
       schema: {
-        summary: 'Liveness and the memory budget',
+        summary: 'Liveness; with credentials also the VM count and the memory budget',
+        description:
+          'Without a token (on TCP) the answer is only {"status":"ok"}: a liveness probe learns nothing else.',
         tags: ['meta'],
         security: [],
         response: {
@@ -189,7 +235,10 @@ export async function createApiServer(
         },
       },
     },
-    async () => ({ status: 'ok', vms: manager.list().length, budget: manager.budget() }),
+    async (request) =>
+      authenticated.has(request)
+        ? { status: 'ok', vms: manager.list().length, budget: manager.budget() }
+        : { status: 'ok' },
   );
 
   app.get(
@@ -211,7 +260,7 @@ export async function createApiServer(
         summary: 'Define a VM (it starts stopped)',
         tags: ['vms'],
         body: { $ref: 'VmSpec#' },
-        response: { 201: vmInfo, ...errorResponses(400, 401, 409, 422, 507) },
+        response: { 201: vmInfo, ...errorResponses(400, 401, 403, 409, 422, 507) },
       },
     },
     async (request: FastifyRequest<{ Body: VmSpec }>, reply: FastifyReply) => {
@@ -227,7 +276,7 @@ export async function createApiServer(
         summary: "A VM's definition, state and metrics",
         tags: ['vms'],
         params: nameParams,
-        response: { 200: vmInfo, ...errorResponses(400, 401, 404) },
+        response: { 200: vmInfo, ...errorResponses(400, 401, 404, 414) },
       },
     },
     async (request: NameRequest) => manager.get(request.params.name),
@@ -240,7 +289,10 @@ export async function createApiServer(
         summary: 'Delete a stopped VM (its disk images are kept)',
         tags: ['vms'],
         params: nameParams,
-        response: { 204: { type: 'null', description: 'Deleted' }, ...errorResponses(400, 401, 404, 409) },
+        response: {
+          204: { type: 'null', description: 'Deleted' },
+          ...errorResponses(400, 401, 404, 409, 414),
+        },
       },
     },
     async (request: NameRequest, reply: FastifyReply) => {
@@ -264,7 +316,7 @@ export async function createApiServer(
           summary,
           tags: ['lifecycle'],
           params: nameParams,
-          response: { 200: vmInfo, ...errorResponses(400, 401, 404, 409, 507) },
+          response: { 200: vmInfo, ...errorResponses(400, 401, 403, 404, 409, 414, 422, 504, 507) },
         },
       },
       async (request: NameRequest) => run(request.params.name),
@@ -283,7 +335,7 @@ export async function createApiServer(
           additionalProperties: false,
           properties: { timeoutSeconds: { type: 'number', minimum: 0, maximum: 86400 } },
         },
-        response: { 200: vmInfo, ...errorResponses(400, 401, 404, 409) },
+        response: { 200: vmInfo, ...errorResponses(400, 401, 404, 409, 414) },
       },
       // The body is optional: `POST /vms/x/shutdown` with none means the manager's default timeout.
       preValidation: async (request) => {
@@ -305,7 +357,7 @@ export async function createApiServer(
         produces: ['text/plain'],
         response: {
           200: { type: 'string', description: 'Console bytes as the guest wrote them' },
-          ...errorResponses(400, 401, 404),
+          ...errorResponses(400, 401, 404, 414),
         },
       },
     },
@@ -327,7 +379,7 @@ export async function createApiServer(
         'the server are typed into the console. A plain GET answers 426.',
       tags: ['console'],
       params: nameParams,
-      response: { 426: { $ref: 'Error#' }, ...errorResponses(400, 401, 404) },
+      response: { 426: { $ref: 'Error#' }, ...errorResponses(400, 401, 404, 414, 429) },
     },
     // Answer 404 before the handshake so that clients see an HTTP error, not a closed socket.
     preHandler: async (request: NameRequest) => {

@@ -35,6 +35,10 @@ export function parseListen(text: string): { host: string; port: number } {
 
 export interface ServeOptions {
   dataDir: string;
+  /** Directories disk images and boot files may come from ("DIR" or "DIR,ro"), besides the defaults. */
+  imageRoot?: string[];
+  /** Directories shared folders may come from. */
+  shareRoot?: string[];
   socket?: string;
   listen?: { host: string; port: number };
   tokenFile?: string;
@@ -90,11 +94,21 @@ export async function serve(options: ServeOptions): Promise<number> {
       return fail((e as Error).message, 2);
     }
   }
-  // The data directory holds VM definitions and the socket: other users have no business in it.
+  // The data directory holds VM definitions and the socket: other users have no business in it (the
+  // manager also tightens one that already existed).
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
 
   const { createApiServer, listenApi } = await import('../api/server.js');
   const { VmManager } = await import('../vmm/vm-manager.js');
+  const { parseRoot } = await import('../vmm/host-paths.js');
+  let imageRoots: ReturnType<typeof parseRoot>[];
+  let shareRoots: ReturnType<typeof parseRoot>[];
+  try {
+    imageRoots = (options.imageRoot ?? []).map(parseRoot);
+    shareRoots = (options.shareRoot ?? []).map(parseRoot);
+  } catch (e) {
+    return fail((e as Error).message, 2);
+  }
 
   // The manager logs before the API server (and its logger) exists; afterwards its lines go
   // through the same logger as the requests.
@@ -104,6 +118,8 @@ export async function serve(options: ServeOptions): Promise<number> {
   };
   const manager = await VmManager.open({
     dataDir,
+    imageRoots,
+    shareRoots,
     ...(options.memoryBudget !== undefined ? { memoryBudgetBytes: options.memoryBudget } : {}),
     log: (line) => log(line),
   });
@@ -121,7 +137,7 @@ export async function serve(options: ServeOptions): Promise<number> {
       socketPath,
       ...(options.listen ? { tcp: options.listen } : {}),
     });
-    app.log.info({ dataDir, addresses }, 'typervisor daemon ready');
+    app.log.info({ dataDir, addresses, roots: manager.roots() }, 'typervisor daemon ready');
   } catch (e) {
     await manager.close();
     return fail((e as Error).message, 1);
@@ -162,6 +178,10 @@ export async function serve(options: ServeOptions): Promise<number> {
   });
 }
 
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
 export function registerServe(program: Command): void {
   program
     .command('serve')
@@ -175,6 +195,17 @@ export function registerServe(program: Command): void {
     .option('--socket <path>', 'Unix socket of the API, mode 0600 (default: <data-dir>/typervisor.sock)')
     .option('--listen <host:port>', 'also serve the API on TCP; needs --token-file', parseListen)
     .option('--token-file <file>', 'file holding the bearer token TCP clients must send')
+    .option(
+      '--image-root <dir[,ro]>',
+      'a directory VMs may take disk images, kernels, initrds and firmware from (repeatable; ",ro": read-only ' +
+        "use only). The bundled guest, examples/ and Debian's firmware directories are always allowed read-only",
+      collect,
+    )
+    .option(
+      '--share-root <dir[,ro]>',
+      'a directory VMs may share folders from (repeatable; ",ro": read-only shares only; default: none)',
+      collect,
+    )
     .option(
       '--memory-budget <size>',
       'host memory VMs may take in total (e.g. 4G; default: the manager decides)',
@@ -193,6 +224,8 @@ export function registerServe(program: Command): void {
         listen?: { host: string; port: number };
         tokenFile?: string;
         memoryBudget?: number;
+        imageRoot?: string[];
+        shareRoot?: string[];
       }) => {
         process.exitCode = await serve({ ...opts, dataDir: opts.dataDir ?? defaultDataDir() });
         // Everything is closed; should a handle still hold the event loop, do not hang the shell.

@@ -64,30 +64,60 @@ export function parseElf(bytes: Uint8Array, name: string): ElfImage {
     if (seg.memorySize > 0) segments.push(seg);
   }
   if (segments.length === 0) fail('no loadable segments');
-  const symbols = new Map<string, number>();
-  if (shoff !== 0 && shentsize >= 64) {
-    for (let i = 0; i < shnum; i++) {
-      const s = shoff + i * shentsize;
-      if (s + 64 > bytes.length) break;
-      if (view.getUint32(s + 4, true) !== SHT_SYMTAB) continue;
-      const symOff = u64(s + 24);
-      const symSize = u64(s + 32);
-      const link = view.getUint32(s + 40, true);
-      const strHeader = shoff + link * shentsize;
-      if (strHeader + 64 > bytes.length) continue;
-      const strOff = u64(strHeader + 24);
-      const strSize = u64(strHeader + 32);
-      for (let o = symOff; o + 24 <= symOff + symSize && o + 24 <= bytes.length; o += 24) {
-        const nameOff = view.getUint32(o, true);
-        if (nameOff === 0 || nameOff >= strSize) continue;
-        let end = strOff + nameOff;
-        while (end < bytes.length && bytes[end] !== 0) end++;
-        const symName = new TextDecoder().decode(bytes.subarray(strOff + nameOff, end));
-        symbols.set(symName, u64(o + 8));
-      }
-    }
-  }
+  const symbols = readSymbols(bytes, view, shoff, shentsize, shnum, u64);
   return { entry, segments, symbols, bytes };
+}
+
+/**
+ * Symbols longer than this are skipped: the names a loader looks up are short, and a crafted string
+ * table without terminators must not make every symbol a scan to the end of the file.
+ */
+export const MAX_SYMBOL_NAME = 1024;
+
+/**
+ * The symbol table's names and values. Linear in the file's size whatever it holds: only the first
+ * SHT_SYMTAB is read (an ELF file has at most one; a crafted one could list the same table thousands of
+ * times), each name's terminator is looked for within MAX_SYMBOL_NAME bytes of its start and within the
+ * string table, and each name offset is decoded once however many symbols share it.
+ */
+function readSymbols(
+  bytes: Uint8Array,
+  view: DataView,
+  shoff: number,
+  shentsize: number,
+  shnum: number,
+  u64: (off: number) => number,
+): Map<string, number> {
+  const symbols = new Map<string, number>();
+  if (shoff === 0 || shentsize < 64) return symbols;
+  for (let i = 0; i < shnum; i++) {
+    const s = shoff + i * shentsize;
+    if (s + 64 > bytes.length) break;
+    if (view.getUint32(s + 4, true) !== SHT_SYMTAB) continue;
+    const symOff = u64(s + 24);
+    const symEnd = Math.min(bytes.length, symOff + u64(s + 32));
+    const link = view.getUint32(s + 40, true);
+    const strHeader = shoff + link * shentsize;
+    if (link >= shnum || strHeader + 64 > bytes.length) return symbols;
+    const strOff = u64(strHeader + 24);
+    const strEnd = Math.min(bytes.length, strOff + u64(strHeader + 32));
+    const decoder = new TextDecoder();
+    const names = new Map<number, string | null>();
+    for (let o = symOff; o + 24 <= symEnd; o += 24) {
+      const nameOff = view.getUint32(o, true);
+      const start = strOff + nameOff;
+      if (nameOff === 0 || start >= strEnd) continue;
+      let name = names.get(start);
+      if (name === undefined) {
+        const end = bytes.subarray(start, Math.min(strEnd, start + MAX_SYMBOL_NAME + 1)).indexOf(0);
+        name = end < 0 ? null : decoder.decode(bytes.subarray(start, start + end));
+        names.set(start, name);
+      }
+      if (name !== null) symbols.set(name, u64(o + 8));
+    }
+    return symbols;
+  }
+  return symbols;
 }
 
 /** Copies the segments into RAM (zero-filling .bss parts); every byte must land inside RAM. */

@@ -5,8 +5,12 @@
  */
 import { constants, type FileHandle, open } from 'node:fs/promises';
 import type { BlockBackend } from './block-backend.js';
+import { expectIdentity, fileKind } from './file-identity.js';
 
 const SECTOR = 512;
+/** Not on Windows, where opening cannot block on a FIFO anyway. */
+const NONBLOCK = constants.O_NONBLOCK ?? 0;
+const NOCTTY = constants.O_NOCTTY ?? 0;
 /** Shared by every backend and only ever read by the kernel, so one allocation serves all zero writes. */
 const ZERO_CHUNK = 1 << 20;
 let zeroChunk: Uint8Array | null = null;
@@ -125,11 +129,20 @@ class RawDisk implements BlockBackend {
 /**
  * Opens a raw image. The disk's capacity is the file's size, which must be a whole number of 512-byte
  * sectors; read-only disks open the file O_RDONLY so that nothing can write it by mistake.
+ *
+ * Only regular files are disks. The open itself must not wait: without O_NONBLOCK, opening a FIFO
+ * blocks until someone opens its other end, and that would hold one of the process's few I/O threads
+ * (every fs call of the daemon, for a thread runner) for as long as nobody does. `identity` ("dev:ino"),
+ * when given, is the file the caller checked: anything else found at the path now is refused.
  */
-export async function openRawDisk(path: string, options: { readOnly: boolean }): Promise<BlockBackend> {
+export async function openRawDisk(
+  path: string,
+  options: { readOnly: boolean; identity?: string },
+): Promise<BlockBackend> {
   let file: FileHandle;
   try {
-    file = await open(path, options.readOnly ? constants.O_RDONLY : constants.O_RDWR);
+    const flags = (options.readOnly ? constants.O_RDONLY : constants.O_RDWR) | NONBLOCK | NOCTTY;
+    file = await open(path, flags);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     const why =
@@ -141,19 +154,23 @@ export async function openRawDisk(path: string, options: { readOnly: boolean }):
             ? 'is a directory, not a disk image'
             : err.code === 'EROFS'
               ? 'on a read-only file system (add ,ro to use it read-only)'
-              : err.message;
+              : err.code === 'ENXIO'
+                ? 'not a regular file (a FIFO or socket nobody serves)'
+                : err.message;
     throw new Error(`${path}: ${why}`);
   }
   try {
-    const st = await file.stat();
+    const st = await file.stat({ bigint: true });
     if (st.isDirectory()) throw new Error(`${path}: is a directory, not a disk image`);
-    if (!st.isFile()) throw new Error(`${path}: not a regular file (raw images must be plain files)`);
-    if (st.size % SECTOR !== 0) {
+    if (!st.isFile())
+      throw new Error(`${path}: not a regular file (${fileKind(st)}; raw images must be plain files)`);
+    expectIdentity(path, st, options.identity);
+    if (st.size % BigInt(SECTOR) !== 0n) {
       throw new Error(
         `${path}: size ${st.size} bytes is not a multiple of ${SECTOR} (a raw image holds whole sectors)`,
       );
     }
-    return new RawDisk(path, file, st.size, options.readOnly);
+    return new RawDisk(path, file, Number(st.size), options.readOnly);
   } catch (e) {
     await file.close().catch(() => {});
     throw e;

@@ -18,6 +18,7 @@
 import { constants, promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import type { FdAccount } from './fd-budget.js';
+import { fileIdentity } from './file-identity.js';
 import { ERRNO, errnoOf, FsError, rethrow } from './fs-errno.js';
 
 /** Linux's O_PATH (not in Node's constants): a handle that only names an object, opening nothing. */
@@ -37,6 +38,8 @@ export class ShareRoot {
   /** The share's root directory, open (O_PATH) for the share's whole life. */
   readonly handle: FileHandle;
   readonly fds: FdAccount;
+  /** "dev:ino" of the directory that was opened (see file-identity.ts). */
+  identity = '';
 
   private constructor(handle: FileHandle, fds: FdAccount) {
     this.handle = handle;
@@ -55,6 +58,7 @@ export class ShareRoot {
     const root = new ShareRoot(handle, fds);
     try {
       const own = await handle.stat({ bigint: true });
+      root.identity = fileIdentity(own);
       const seen = await fsp.stat(at(handle), { bigint: true }).catch(() => null);
       if (seen === null || seen.ino !== own.ino || seen.dev !== own.dev) {
         throw new Error(

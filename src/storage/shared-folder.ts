@@ -21,6 +21,7 @@
 import { constants, promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { type FdBudget, processFdBudget } from './fd-budget.js';
+import { IdentityMismatchError } from './file-identity.js';
 import { ERRNO, FsError } from './fs-errno.js';
 import type {
   FolderStatfs,
@@ -51,6 +52,11 @@ export interface SharedFolderOptions {
   maxOpenFiles?: number;
   /** The process-wide budget to count them in (default processFdBudget()). */
   fdBudget?: FdBudget;
+  /**
+   * "dev:ino" the root must have (what the daemon checked): the directory the share holds open is
+   * compared, so no swap of the path between the check and the open goes unnoticed.
+   */
+  identity?: string;
 }
 
 function accessFlags(o: OpenOptions): number {
@@ -97,9 +103,17 @@ export class SharedFolder implements Share {
       max: options.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES,
       reserve: DEFAULT_RESERVED_FILES,
     });
+    let handles: ShareRoot | null = null;
     try {
-      return new SharedFolder(real, options.readOnly, await ShareRoot.open(real, fds));
+      handles = await ShareRoot.open(real, fds);
+      if (options.identity !== undefined && handles.identity !== options.identity) {
+        throw new IdentityMismatchError(
+          `${path}: was replaced after the daemon checked it (device:inode ${handles.identity}, checked ${options.identity})`,
+        );
+      }
+      return new SharedFolder(real, options.readOnly, handles);
     } catch (e) {
+      await handles?.dispose();
       fds.close();
       if (e instanceof FsError) throw new Error(`${path}: ${e.message}`);
       throw e;

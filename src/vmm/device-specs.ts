@@ -5,6 +5,10 @@ export interface DiskSpec {
   path: string;
   readOnly: boolean;
   serial?: string;
+  /** How messages name it (default '--disk'; the daemon says disks[N].path). */
+  label?: string;
+  /** "dev:ino" of the file the daemon checked: the runner refuses anything else at the path. */
+  identity?: string;
 }
 
 export type NetAttachment =
@@ -24,6 +28,10 @@ export interface ShareSpec {
   path: string;
   tag: string;
   readOnly: boolean;
+  /** How messages name it (default '--share'; the daemon says shares[N].path). */
+  label?: string;
+  /** "dev:ino" of the folder the daemon checked. */
+  identity?: string;
 }
 
 export interface ConsolePortSpec {

@@ -9,6 +9,18 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { FromRunner, ToRunner } from './runner-protocol.js';
 
+export interface SpawnOptions {
+  /**
+   * A thread runner's cap on its JavaScript heap (V8 resource limits; guest RAM is a WebAssembly memory
+   * outside it). Past it the thread is ended, never the daemon. Process runners are capped by the
+   * manager's memory poll instead.
+   */
+  heapLimitBytes?: number;
+}
+
+/** Stderr lines of a runner go to the daemon's log: one stuck runner must not write megabyte lines. */
+const MAX_LOG_LINE = 1000;
+
 /** Compiled next to this file (dist/src/vmm/runner-main.js); resolved from this module's URL for ESM. */
 const RUNNER_MAIN = new URL('./runner-main.js', import.meta.url);
 
@@ -51,7 +63,7 @@ class ProcessRunner implements RunnerHandle {
       // error, an abort): keep the tail for the crash reason and pass it to the log.
       const text = chunk.toString('utf8');
       this.stderrTail = (this.stderrTail + text).slice(-2000);
-      for (const line of text.split('\n')) if (line.trim()) log(line);
+      for (const line of text.split('\n')) if (line.trim()) log(line.slice(0, MAX_LOG_LINE));
     };
     this.child.stdout?.on('data', keep);
     this.child.stderr?.on('data', keep);
@@ -113,20 +125,41 @@ class ThreadRunner implements RunnerHandle {
   private error: string | null = null;
   private exited = false;
 
-  constructor(log: (message: string) => void) {
-    this.worker = new Worker(RUNNER_MAIN, { stdout: false, stderr: false });
+  constructor(log: (message: string) => void, options: SpawnOptions) {
+    const heapMiB =
+      options.heapLimitBytes === undefined
+        ? undefined
+        : Math.max(1, Math.floor(options.heapLimitBytes / 2 ** 20));
+    this.worker = new Worker(RUNNER_MAIN, {
+      stdout: false,
+      stderr: false,
+      ...(heapMiB === undefined
+        ? {}
+        : {
+            // The old generation is where a runner's data lives; the young one and code stay small.
+            resourceLimits: {
+              maxOldGenerationSizeMb: heapMiB,
+              maxYoungGenerationSizeMb: Math.min(16, heapMiB),
+            },
+          }),
+    });
     this.worker.on('message', (m) => this.onMessage(m as FromRunner));
     // An exception the runner did not catch ends the thread, never the daemon (this listener is what
     // keeps it from becoming the daemon's uncaught exception).
-    this.worker.on('error', (e) => {
-      this.error = e.message;
-      log(`runner thread: ${e.message}`);
+    this.worker.on('error', (e: Error & { code?: string }) => {
+      this.error =
+        e.code === 'ERR_WORKER_OUT_OF_MEMORY'
+          ? `memory cap exceeded: the runner thread's JavaScript heap reached its limit of ${heapMiB} MiB`
+          : e.message;
+      log(`runner thread: ${e.message.slice(0, MAX_LOG_LINE)}`);
     });
     this.worker.on('exit', (code) => {
       this.exited = true;
-      const description = this.error
-        ? `runner thread failed: ${this.error}`
-        : `runner thread exited with code ${code}`;
+      const description = this.error?.startsWith('memory cap exceeded')
+        ? this.error
+        : this.error
+          ? `runner thread failed: ${this.error}`
+          : `runner thread exited with code ${code}`;
       this.onExit(description, this.error === null && code === 0);
     });
   }
@@ -147,6 +180,10 @@ class ThreadRunner implements RunnerHandle {
   }
 }
 
-export function spawnRunner(kind: 'process' | 'thread', log: (message: string) => void): RunnerHandle {
-  return kind === 'thread' ? new ThreadRunner(log) : new ProcessRunner(log);
+export function spawnRunner(
+  kind: 'process' | 'thread',
+  log: (message: string) => void,
+  options: SpawnOptions = {},
+): RunnerHandle {
+  return kind === 'thread' ? new ThreadRunner(log, options) : new ProcessRunner(log);
 }

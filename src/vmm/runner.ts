@@ -11,6 +11,7 @@ import { VirtMachine } from '../machine/virt/virt-machine.js';
 import { parseMac } from '../net/mac.js';
 import type { NetBackend } from '../net/net-backend.js';
 import type { BlockBackend } from '../storage/block-backend.js';
+import { OutputWindow } from './console-flow.js';
 import { machineConfig } from './machine-config.js';
 import type { FromRunner, RunnerConfig, RunnerMetrics, ToRunner } from './runner-protocol.js';
 import { hubSwitchPorts } from './switch-hub.js';
@@ -37,22 +38,26 @@ async function buildMachine(config: RunnerConfig): Promise<VirtMachine> {
   const diskBucket = diskRate ? new TokenBucket(diskRate) : null;
   const virtio = await createVirtioDevices(
     {
-      disks: (spec.disks ?? []).map((d) => ({
+      disks: (spec.disks ?? []).map((d, i) => ({
         kind: 'disk' as const,
         path: d.path,
         readOnly: d.readOnly ?? false,
         serial: d.serial,
+        label: `disks[${i}].path`,
+        identity: config.identities[d.path],
       })),
       nets: (spec.nics ?? []).map((n, i) => ({
         kind: 'net' as const,
         attachment: { type: 'switch' as const, name: n.switch },
         mac: n.mac ? parseMac(n.mac, `nics[${i}].mac`) : undefined,
       })),
-      shares: (spec.shares ?? []).map((s) => ({
+      shares: (spec.shares ?? []).map((s, i) => ({
         kind: 'share' as const,
         path: s.path,
         tag: s.tag,
         readOnly: s.readOnly ?? false,
+        label: `shares[${i}].path`,
+        identity: config.identities[s.path],
       })),
       ports: [],
       rng: spec.rng ?? true,
@@ -74,6 +79,8 @@ async function buildMachine(config: RunnerConfig): Promise<VirtMachine> {
         bios: spec.boot.firmware ?? 'builtin',
         defaultKernel: config.defaultKernel,
         defaultInitrd: config.defaultInitrd,
+        identities: config.identities,
+        labels: { kernel: 'boot.kernel', initrd: 'boot.initrd', firmware: 'boot.firmware' },
       }),
       virtio,
     });
@@ -112,6 +119,11 @@ export function serveRunner(channel: RunnerChannel): void {
   let lastSample = performance.now();
   // Commands that arrive while the machine is being built are applied once it exists.
   const early: ToRunner[] = [];
+  let output: OutputWindow | null = null;
+  /** Console input the machine refused: its UART queue was full (the guest is not reading). */
+  let inputDropped = 0;
+  // Control commands run one after another: a pause is confirmed before a later resume is applied.
+  let control: Promise<void> = Promise.resolve();
 
   const fail = (phase: 'setup' | 'fatal', e: unknown): void => {
     const message = e instanceof Error ? e.message : String(e);
@@ -131,10 +143,34 @@ export function serveRunner(channel: RunnerChannel): void {
       hostRssBytes: process.memoryUsage.rss(),
       cpuSeconds: channel.cpuSeconds(machine),
       ...deviceCounters(machine),
+      consoleOutputDroppedBytes: output?.dropped ?? 0,
+      consoleInputDroppedBytes: inputDropped,
     };
     lastInstructions = instructions;
     lastSample = now;
     channel.send({ type: 'metrics', metrics });
+  };
+
+  const command = async (m: VirtMachine, c: ToRunner): Promise<void> => {
+    switch (c.type) {
+      case 'sysrq':
+        m.sendBreak();
+        m.sendInput(new TextEncoder().encode(c.key.slice(0, 1)));
+        return;
+      case 'pause':
+        // Resolves once the run loop is parked; only then is the pause true, and confirmed.
+        await m.pause();
+        channel.send({ type: 'paused' });
+        return;
+      case 'resume':
+        m.resume();
+        return;
+      case 'reset':
+        m.reset();
+        return;
+      default:
+        return;
+    }
   };
 
   const apply = (m: ToRunner): void => {
@@ -142,27 +178,23 @@ export function serveRunner(channel: RunnerChannel): void {
       if (m.type !== 'start') early.push(m);
       return;
     }
+    const vm = machine;
     switch (m.type) {
-      case 'input':
-        machine.sendInput(m.data);
+      case 'input': {
+        const data = m.data instanceof Uint8Array ? m.data : new Uint8Array(0);
+        if (data.length > 0) inputDropped += data.length - vm.sendInput(data);
+        channel.send({ type: 'input-ack', bytes: data.length });
         return;
-      case 'sysrq':
-        machine.sendBreak();
-        machine.sendInput(new TextEncoder().encode(m.key.slice(0, 1)));
-        return;
-      case 'pause':
-        machine.pause();
-        return;
-      case 'resume':
-        machine.resume();
-        return;
-      case 'reset':
-        machine.reset();
+      }
+      case 'output-ack':
+        if (typeof m.bytes === 'number' && Number.isFinite(m.bytes)) output?.ack(m.bytes);
         return;
       case 'poweroff':
-        machine.powerOff();
+        // Not queued behind a pause that might never complete: pulling the plug always works.
+        vm.powerOff();
         return;
       default:
+        control = control.then(() => command(vm, m)).catch((e) => fail('fatal', e));
         return;
     }
   };
@@ -176,8 +208,14 @@ export function serveRunner(channel: RunnerChannel): void {
       return;
     }
     machine = m;
-    m.onOutput = (data) => channel.send({ type: 'output', data });
+    output = new OutputWindow(
+      (data) => channel.send({ type: 'output', data }),
+      (ready) => m.setOutputReady(ready),
+    );
+    const window = output;
+    m.onOutput = (data) => window.push(data);
     m.onLog = (message) => channel.send({ type: 'log', message });
+    m.onGuestPanic = (detail) => channel.send({ type: 'panic', detail: String(detail) });
     const running = m.run();
     channel.send({ type: 'started', pid: process.pid });
     for (const c of early.splice(0)) apply(c);

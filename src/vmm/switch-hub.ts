@@ -16,7 +16,7 @@
  * runner, which is the process a guest escape lands in.)
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -82,26 +82,37 @@ interface HubSwitch {
   refused: number;
 }
 
-/** The manager's side: one listening socket per switch name, bridged by a VirtualSwitch. */
+/**
+ * The manager's side: one listening socket per switch name, bridged by a VirtualSwitch. Whoever can
+ * connect to a switch's socket is on that LAN, so the sockets live in directories only the daemon's
+ * user can enter (mode 0700).
+ */
 export class SwitchHub {
   private readonly dir: string;
   private readonly switches = new Map<string, Promise<HubSwitch>>();
   /** The switches already listening, for synchronous release. */
   private readonly listening = new Set<HubSwitch>();
   private readonly log: (message: string) => void;
+  /** A private directory of our own in the temp dir, made when a socket path under `dir` is too long. */
+  private tempDir: string | null = null;
 
   constructor(dir: string, log: (message: string) => void = () => {}) {
     this.dir = dir;
     this.log = log;
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chmodSync(dir, 0o700);
   }
 
-  /** Where a switch's socket lives: under the data dir, or a short name in the temp dir if that is too long. */
+  /**
+   * Where a switch's socket lives: under the data dir, or, if that path is too long for a socket, in a
+   * fresh directory of the temp dir that mkdtemp made for this hub (0700, nobody else's files in it).
+   */
   socketPath(name: string): string {
     const path = join(this.dir, `${name}.sock`);
     if (Buffer.byteLength(path) <= MAX_SOCKET_PATH) return path;
-    const hash = createHash('sha256').update(path).digest('hex').slice(0, 16);
-    return join(tmpdir(), `typervisor-${hash}.sock`);
+    this.tempDir ??= mkdtempSync(join(tmpdir(), 'typervisor-'));
+    const hash = createHash('sha256').update(name).digest('hex').slice(0, 16);
+    return join(this.tempDir, `${hash}.sock`);
   }
 
   private open(name: string): Promise<HubSwitch> {
@@ -182,8 +193,11 @@ export class SwitchHub {
 
   private listen(name: string): Promise<HubSwitch> {
     const path = this.socketPath(name);
-    // A socket file left by a daemon that died: nobody listens on it any more.
-    rmSync(path, { force: true });
+    // A socket file left by a daemon that died: nobody listens on it any more. Anything else at the
+    // path is not ours to delete (listen then fails with EADDRINUSE, naming the path).
+    try {
+      if (lstatSync(path).isSocket()) rmSync(path, { force: true });
+    } catch {}
     const vswitch = new VirtualSwitch(name, this.log);
     const server = createServer();
     const s: HubSwitch = {
@@ -291,6 +305,8 @@ export class SwitchHub {
       await new Promise<void>((resolve) => s.server.close(() => resolve()));
       rmSync(s.path, { force: true });
     }
+    if (this.tempDir !== null) rmSync(this.tempDir, { recursive: true, force: true });
+    this.tempDir = null;
   }
 }
 

@@ -76,6 +76,10 @@ export interface VmMetrics {
   netTxBytes: number;
   /** Host CPU seconds the runner used. */
   cpuSeconds: number;
+  /** Console output the runner dropped because the manager did not take it (bounded buffering). */
+  consoleOutputDroppedBytes?: number;
+  /** Console input dropped because the guest did not read it (bounded buffering). */
+  consoleInputDroppedBytes?: number;
 }
 
 export interface VmInfo {
@@ -101,9 +105,11 @@ export interface VmEvent {
 }
 
 /** Errors the API maps to HTTP statuses. */
+export type VmmErrorStatus = 400 | 403 | 404 | 409 | 422 | 429 | 504 | 507;
+
 export class VmmError extends Error {
-  readonly status: 400 | 404 | 409 | 422 | 507;
-  constructor(status: 400 | 404 | 409 | 422 | 507, message: string) {
+  readonly status: VmmErrorStatus;
+  constructor(status: VmmErrorStatus, message: string) {
     super(message);
     this.status = status;
   }

@@ -73,7 +73,9 @@ export async function createVirtioDevices(
   const opened: { close(): Promise<void> }[] = [];
   try {
     for (const disk of flags.disks) {
-      const backend = await attempt('--disk', () => openRawDisk(disk.path, { readOnly: disk.readOnly }));
+      const backend = await attempt(disk.label ?? '--disk', () =>
+        openRawDisk(disk.path, { readOnly: disk.readOnly, identity: disk.identity }),
+      );
       opened.push(backend);
       devices.push(new VirtioBlk(wrap.disk ? wrap.disk(backend) : backend, { serial: disk.serial }));
     }
@@ -90,10 +92,11 @@ export async function createVirtioDevices(
       devices.push(new VirtioNet(wrap.net ? wrap.net(backend) : backend, { mac }));
     }
     for (const share of flags.shares) {
-      const folder = await attempt('--share', () =>
-        SharedFolder.open(share.path, { readOnly: share.readOnly }),
+      // The share compares the directory it holds open with the one the daemon checked.
+      const folder = await attempt(share.label ?? '--share', () =>
+        SharedFolder.open(share.path, { readOnly: share.readOnly, identity: share.identity }),
       );
-      // The share holds its root descriptor and a share of the process's descriptor budget.
+      // The share holds its root descriptor and part of the process's descriptor budget.
       opened.push(folder);
       devices.push(new Virtio9p(folder, { tag: share.tag }));
     }

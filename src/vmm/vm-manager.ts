@@ -4,18 +4,26 @@
  *
  * Lifecycle: stopped → starting → running ⇄ paused; running/paused → stopping → stopped; any state →
  * crashed (with a reason). How a runner's life ended is decided by whoever saw it first (the guest
- * powering off, stop(), a kernel panic in the console, the memory cap, the runner dying) and recorded
- * in `ending`; the runner's exit then makes it the VM's state. Nothing a guest or a runner does is
- * allowed to throw in the manager: runners are separate processes or threads, and every message from
- * them is handled defensively.
+ * powering off, stop(), a kernel panic the machine reports, the memory cap, the runner dying) and
+ * recorded in `ending`; the runner's exit then makes it the VM's state. Nothing a guest or a runner
+ * does is allowed to throw in the manager: runners are separate processes or threads, and every message
+ * from them is validated (runner-protocol.ts) before use. Host paths in definitions are checked
+ * against the allowed roots (host-paths.ts) when a VM is defined and again when it starts.
  */
-import { existsSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatMac, parseMac, randomMac } from '../net/mac.js';
-import { type RunnerHandle, spawnRunner } from './runner-handle.js';
-import type { FromRunner, RunnerConfig } from './runner-protocol.js';
+import { type AllowedRoot, type CheckedPath, HostPaths } from './host-paths.js';
+import { type RunnerHandle, type SpawnOptions, spawnRunner } from './runner-handle.js';
+import {
+  checkFromRunner,
+  type FromRunner,
+  INPUT_IN_FLIGHT,
+  MAX_OUTPUT_CHUNK,
+  type RunnerConfig,
+} from './runner-protocol.js';
 import { type HubNic, SwitchHub } from './switch-hub.js';
 import {
   type VmEvent,
@@ -41,10 +49,18 @@ const START_TIMEOUT_MS = 60_000;
 const MEMORY_POLL_MS = 1000;
 /** Between the SysRq keys of a graceful shutdown: sync and remount run as kernel work, not at once. */
 const SYSRQ_STEP_MS = 1000;
-/** The line Linux prints when it panics (kernel/panic.c); the VM is stopped with it as the reason. */
+/** How long a runner may take to confirm that its run loop is parked after `pause`. */
+const PAUSE_CONFIRM_MS = 10_000;
+/**
+ * The line Linux prints when it panics (kernel/panic.c). Guest user space can print it too, so it never
+ * decides anything: it is only quoted as a hint once the machine itself reports the panic.
+ */
 const PANIC_MARK = 'Kernel panic - not syncing';
-/** How long to wait for the end of the panic line once its start has been seen. */
-const PANIC_LINE_MS = 500;
+const PANIC_HINT_CHARS = 300;
+/** Console clients (WebSocket consoles, `logs -f`) per VM: each may hold a bounded send queue. */
+export const MAX_CONSOLE_CLIENTS = 16;
+/** Malformed runner messages logged per runner; the rest are only counted. */
+const BAD_MESSAGES_LOGGED = 10;
 
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const DEFAULT_KERNEL = join(REPO_ROOT, 'images', 'linux', 'Image.gz');
@@ -52,6 +68,21 @@ export const DEFAULT_INITRD = join(REPO_ROOT, 'images', 'linux', 'initramfs.cpio
 
 export interface VmManagerOptions {
   dataDir: string;
+  /**
+   * Where disk images, kernels, initrds and firmware may come from, besides the read-only defaults
+   * (host-paths.ts: the bundled guest, examples/, Debian's firmware directories). Never the data dir.
+   */
+  imageRoots?: AllowedRoot[];
+  /** Where shared folders may come from; none by default. */
+  shareRoots?: AllowedRoot[];
+  /** How runners are made (tests pass fakes); default: a child process or a worker thread. */
+  spawnRunner?: (
+    kind: 'process' | 'thread',
+    log: (message: string) => void,
+    options: SpawnOptions,
+  ) => RunnerHandle;
+  /** How long a runner may take to confirm a pause; default 10 s. */
+  pauseConfirmMs?: number;
   /** Host memory VMs may take in all (guest RAM + per-VM overhead); default 75% of the host's RAM. */
   memoryBudgetBytes?: number;
   /** What a runner needs besides guest RAM (Node, the interpreter's caches); default 64 MiB. */
@@ -97,6 +128,12 @@ class ByteRing {
   }
 }
 
+interface VmClaim {
+  identity: string;
+  readOnly: boolean;
+  field: string;
+}
+
 interface Ending {
   state: 'stopped' | 'crashed';
   reason: string;
@@ -112,11 +149,21 @@ interface Vm {
   metrics?: VmMetrics;
   console: ByteRing;
   listeners: Set<(bytes: Uint8Array) => void>;
-  /** Recent console text, to spot a kernel panic split across output chunks. */
+  /** Recent console text, to find the kernel's panic line (split across output chunks) for a reason. */
   tail: string;
+  /** The last "Kernel panic - not syncing" line seen on the console: quoted when the machine reports a panic. */
+  panicHint?: string;
   ending: Ending | null;
-  /** Resolved when the current runner has started (or failed to) and when it is gone. */
-  waiters: { started: (() => void)[]; gone: (() => void)[] };
+  /** Resolved when the current runner has started (or failed to), confirmed a pause, and when it is gone. */
+  waiters: { started: (() => void)[]; paused: (() => void)[]; gone: (() => void)[] };
+  /** A pause was sent and the runner has not confirmed it yet. */
+  pausePending: boolean;
+  /** Identities of the disk images the current runner was given, and whether it may write them. */
+  claims: VmClaim[];
+  /** Console input sent to the runner and not yet acknowledged by it. */
+  inputInFlight: number;
+  inputDropped: number;
+  badMessages: number;
   timers: Set<ReturnType<typeof setTimeout>>;
 }
 
@@ -141,14 +188,33 @@ export class VmManager implements VmManagerApi {
   private readonly eventListeners = new Set<(event: VmEvent) => void>();
   private memoryPoll: ReturnType<typeof setInterval> | null = null;
   private closed = false;
+  private readonly paths: HostPaths;
+  private readonly spawn: NonNullable<VmManagerOptions['spawnRunner']>;
+  private readonly pauseConfirmMs: number;
 
   private constructor(options: VmManagerOptions) {
     this.dataDir = resolve(options.dataDir);
     this.budgetBytes = options.memoryBudgetBytes ?? Math.floor(totalmem() * 0.75);
     this.overhead = options.perVmOverheadBytes ?? DEFAULT_OVERHEAD;
     this.logLine = options.log ?? (() => {});
+    this.spawn = options.spawnRunner ?? spawnRunner;
+    this.pauseConfirmMs = options.pauseConfirmMs ?? PAUSE_CONFIRM_MS;
+    // The data dir holds definitions and switch sockets: the daemon's alone, whatever it was before.
+    mkdirSync(this.dataDir, { recursive: true, mode: 0o700 });
+    chmodSync(this.dataDir, 0o700);
+    this.paths = new HostPaths(
+      this.dataDir,
+      { image: options.imageRoots ?? [], share: options.shareRoots ?? [] },
+      (message) => this.log({ level: 'warn', message }),
+    );
     this.store = new VmStore(this.dataDir);
     this.hub = new SwitchHub(join(this.dataDir, 'switches'), (message) => this.log({ message }));
+  }
+
+  /** The roots host paths are checked against (real paths), for the daemon's startup log. */
+  roots(): { image: AllowedRoot[]; share: AllowedRoot[] } {
+    const plain = (r: AllowedRoot & { real: string }) => ({ path: r.real, readOnly: r.readOnly });
+    return { image: this.paths.imageRoots.map(plain), share: this.paths.shareRoots.map(plain) };
   }
 
   /** Loads the stored definitions and starts the VMs marked autostart. */
@@ -197,7 +263,12 @@ export class VmManager implements VmManagerApi {
       listeners: new Set(),
       tail: '',
       ending: null,
-      waiters: { started: [], gone: [] },
+      waiters: { started: [], paused: [], gone: [] },
+      pausePending: false,
+      claims: [],
+      inputInFlight: 0,
+      inputDropped: 0,
+      badMessages: 0,
       timers: new Set(),
     };
   }
@@ -313,21 +384,41 @@ export class VmManager implements VmManagerApi {
     return spec;
   }
 
-  /** 422 naming the first field whose file is missing. */
-  private checkFiles(spec: VmSpec): void {
-    const need = (field: string, path: string | undefined): void => {
-      if (path !== undefined && !existsSync(path)) throw new VmmError(422, `${field}: ${path}: no such file`);
+  /**
+   * Checks every host path of a definition (host-paths.ts): 403 outside the allowed roots or touching the
+   * data dir, 422 missing, of the wrong kind or larger than the VM's RAM. Returns the checked files by
+   * field, with the real path the runner is to open and the identity it must find there.
+   */
+  private checkPaths(spec: VmSpec): Map<string, CheckedPath & { path: string }> {
+    const checked = new Map<string, CheckedPath & { path: string }>();
+    const ram = spec.memoryMiB * MiB;
+    const file = (field: string, path: string | undefined, write: boolean, bundled = false): void => {
+      if (path === undefined) return;
+      const c = this.paths.check(field, path, {
+        kind: 'image',
+        write,
+        // Boot files are copied into RAM whole; a disk image is only read as the guest asks.
+        ...(field.startsWith('boot.') ? { maxBytes: ram } : {}),
+        ...(bundled ? { root: null } : {}),
+      });
+      checked.set(field, { ...c, path });
     };
-    need('boot.kernel', spec.boot.kernel);
-    need('boot.initrd', spec.boot.initrd);
+    file('boot.kernel', spec.boot.kernel, false);
+    file('boot.initrd', spec.boot.initrd, false);
     const fw = spec.boot.firmware;
-    if (fw !== undefined && fw !== 'builtin' && fw !== 'none') need('boot.firmware', fw);
+    if (fw !== undefined && fw !== 'builtin' && fw !== 'none') file('boot.firmware', fw, false);
     if (spec.boot.kernel === undefined && fw !== 'none') {
-      need('boot.kernel (the bundled guest)', DEFAULT_KERNEL);
-      need('boot.initrd (the bundled guest)', DEFAULT_INITRD);
+      // The daemon's own choice, not the client's: no root applies, but it must still fit in RAM.
+      file('boot.kernel (the bundled guest)', DEFAULT_KERNEL, false, true);
+      if (spec.boot.initrd === undefined)
+        file('boot.initrd (the bundled guest)', DEFAULT_INITRD, false, true);
     }
-    for (const [i, d] of (spec.disks ?? []).entries()) need(`disks[${i}].path`, d.path);
-    for (const [i, s] of (spec.shares ?? []).entries()) need(`shares[${i}].path`, s.path);
+    for (const [i, d] of (spec.disks ?? []).entries()) file(`disks[${i}].path`, d.path, !d.readOnly);
+    for (const [i, s] of (spec.shares ?? []).entries()) {
+      const c = this.paths.check(`shares[${i}].path`, s.path, { kind: 'share', write: !s.readOnly });
+      checked.set(`shares[${i}].path`, { ...c, path: s.path });
+    }
+    return checked;
   }
 
   private fillMacs(spec: VmSpec): void {
@@ -338,7 +429,7 @@ export class VmManager implements VmManagerApi {
     this.checkOpen();
     const spec = this.normalize(input);
     if (this.vms.has(spec.name)) throw new VmmError(409, `a VM named '${spec.name}' already exists`);
-    this.checkFiles(spec);
+    this.checkPaths(spec);
     const { totalBytes, usedBytes } = this.budget();
     const need = this.footprint(spec);
     if (usedBytes + need > totalBytes) {
@@ -381,23 +472,30 @@ export class VmManager implements VmManagerApi {
   /**
    * A disk image a live VM writes is that VM's alone: a second writer (or a reader of a changing image)
    * would see or cause corruption, and one VM could read another's data. Read-only sharing is fine.
+   * Images are compared by identity (device and inode), so no symlink, hard link or other spelling of
+   * the path makes one file two disks.
    */
-  private checkDisksFree(spec: VmSpec): void {
-    const live = [...this.vms.values()].filter(
-      (other) => other.spec.name !== spec.name && other.state !== 'stopped' && other.state !== 'crashed',
-    );
+  private checkDisksFree(spec: VmSpec, checked: Map<string, CheckedPath>): VmClaim[] {
+    const claims: VmClaim[] = [];
     for (const [i, disk] of (spec.disks ?? []).entries()) {
-      const path = resolve(disk.path);
-      for (const other of live) {
-        const theirs = (other.spec.disks ?? []).find((d) => resolve(d.path) === path);
-        if (theirs && !(disk.readOnly && theirs.readOnly)) {
+      const identity = checked.get(`disks[${i}].path`)?.identity;
+      if (identity === undefined) continue;
+      const readOnly = disk.readOnly ?? false;
+      const same = claims.find((c) => c.identity === identity && !(readOnly && c.readOnly));
+      if (same) throw new VmmError(409, `disks[${i}].path: ${disk.path} is the same image as ${same.field}`);
+      for (const other of this.vms.values()) {
+        if (other.spec.name === spec.name || other.state === 'stopped' || other.state === 'crashed') continue;
+        const theirs = other.claims.find((c) => c.identity === identity);
+        if (theirs && !(readOnly && theirs.readOnly)) {
           throw new VmmError(
             409,
             `disks[${i}].path: ${disk.path} is in use by ${other.spec.name}${theirs.readOnly ? ' (read-only there; attach it read-only here too)' : ''}`,
           );
         }
       }
+      claims.push({ identity, readOnly, field: `disks[${i}]` });
     }
+    return claims;
   }
 
   async start(name: string): Promise<VmInfo> {
@@ -405,14 +503,20 @@ export class VmManager implements VmManagerApi {
     const vm = this.find(name);
     if (vm.state !== 'stopped' && vm.state !== 'crashed')
       throw new VmmError(409, `${name} is ${vm.state}, not stopped`);
-    this.checkFiles(vm.spec);
-    this.checkDisksFree(vm.spec);
+    // Checked again: the roots or the files may have changed since the definition was made.
+    const checked = this.checkPaths(vm.spec);
+    vm.claims = this.checkDisksFree(vm.spec, checked);
     vm.state = 'starting';
     vm.reason = undefined;
     vm.ending = null;
     vm.metrics = undefined;
     vm.tail = '';
+    vm.panicHint = undefined;
     vm.startedAt = undefined;
+    vm.pausePending = false;
+    vm.inputInFlight = 0;
+    vm.inputDropped = 0;
+    vm.badMessages = 0;
     this.event(name, 'starting');
     let switchPorts: HubNic[];
     try {
@@ -429,27 +533,31 @@ export class VmManager implements VmManagerApi {
     if (vm.state !== 'starting') return this.info(vm);
     let runner: RunnerHandle;
     try {
-      runner = spawnRunner(vm.spec.runner ?? 'process', (message) => this.log({ vm: name, runner: message }));
+      runner = this.spawn(vm.spec.runner ?? 'process', (message) => this.log({ vm: name, runner: message }), {
+        // A thread runner's cap: the overhead allowance is what it may take besides its guest RAM.
+        heapLimitBytes: this.overhead,
+      });
     } catch (e) {
       this.settle(vm, { state: 'crashed', reason: `cannot start a runner: ${(e as Error).message}` });
       return this.info(vm);
     }
     vm.runner = runner;
     vm.pid = runner.pid;
-    runner.onMessage = (m) => {
+    runner.onMessage = (raw) => {
+      if (vm.runner !== runner) return;
+      const m = checkFromRunner(raw);
+      if ('invalid' in m) {
+        this.badRunnerMessage(vm, m.invalid);
+        return;
+      }
       try {
         this.fromRunner(vm, runner, m);
       } catch (e) {
-        this.log({ level: 'error', vm: name, message: `bad runner message: ${(e as Error).message}` });
+        this.badRunnerMessage(vm, (e as Error).message);
       }
     };
     runner.onExit = (description) => this.runnerGone(vm, runner, description);
-    const config: RunnerConfig = {
-      spec: copySpec(vm.spec),
-      defaultKernel: DEFAULT_KERNEL,
-      defaultInitrd: DEFAULT_INITRD,
-      switchPorts,
-    };
+    const config = this.runnerConfig(vm.spec, checked, switchPorts);
     const started = new Promise<void>((r) => vm.waiters.started.push(r));
     runner.send({ type: 'start', config });
     const timeout = this.timer(vm, START_TIMEOUT_MS, () => {
@@ -465,13 +573,71 @@ export class VmManager implements VmManagerApi {
     return this.info(vm);
   }
 
+  /** The runner's view of a definition: real paths, and the identity each file must still have. */
+  private runnerConfig(
+    spec: VmSpec,
+    checked: Map<string, CheckedPath & { path: string }>,
+    switchPorts: HubNic[],
+  ): RunnerConfig {
+    const real = copySpec(spec);
+    const identities: Record<string, string> = {};
+    const take = (field: string): string | undefined => {
+      const c = checked.get(field);
+      if (c === undefined) return undefined;
+      identities[c.real] = c.identity;
+      return c.real;
+    };
+    real.boot.kernel = take('boot.kernel') ?? real.boot.kernel;
+    real.boot.initrd = take('boot.initrd') ?? real.boot.initrd;
+    if (checked.has('boot.firmware')) real.boot.firmware = take('boot.firmware');
+    const defaultKernel = take('boot.kernel (the bundled guest)') ?? DEFAULT_KERNEL;
+    const defaultInitrd = take('boot.initrd (the bundled guest)') ?? DEFAULT_INITRD;
+    for (const [i, d] of (real.disks ?? []).entries()) d.path = take(`disks[${i}].path`) ?? d.path;
+    for (const [i, s] of (real.shares ?? []).entries()) s.path = take(`shares[${i}].path`) ?? s.path;
+    return { spec: real, defaultKernel, defaultInitrd, switchPorts, identities };
+  }
+
+  private badRunnerMessage(vm: Vm, why: string): void {
+    vm.badMessages++;
+    if (vm.badMessages <= BAD_MESSAGES_LOGGED) {
+      this.log({
+        level: 'warn',
+        vm: vm.spec.name,
+        message: `ignored a malformed runner message: ${why}${vm.badMessages === BAD_MESSAGES_LOGGED ? ' (further ones are only counted)' : ''}`,
+      });
+    }
+  }
+
+  /**
+   * Answers once the runner confirms that its run loop is parked: only then does no guest instruction
+   * or device work run. A runner that does not confirm within the timeout is out of control: it is
+   * killed and the VM marked crashed (504).
+   */
   async pause(name: string): Promise<VmInfo> {
     const vm = this.find(name);
     if (vm.state !== 'running') throw new VmmError(409, `${name} is ${vm.state}, not running`);
-    vm.runner?.send({ type: 'pause' });
-    vm.state = 'paused';
-    this.event(name, 'paused');
-    return this.info(vm);
+    const runner = vm.runner;
+    if (!runner) throw new VmmError(409, `${name} has no runner`);
+    const confirmed = new Promise<void>((r) => vm.waiters.paused.push(r));
+    if (!vm.pausePending) {
+      vm.pausePending = true;
+      runner.send({ type: 'pause' });
+      const timeout = this.timer(vm, this.pauseConfirmMs, () => {
+        if (vm.runner !== runner || !vm.pausePending) return;
+        this.decide(vm, {
+          state: 'crashed',
+          reason: `the runner did not confirm a pause within ${this.pauseConfirmMs / 1000} s`,
+        });
+        runner.kill();
+      });
+      void confirmed.then(() => this.clearTimer(vm, timeout));
+    }
+    await confirmed;
+    if ((vm.state as VmState) === 'paused') return this.info(vm);
+    const info = this.info(vm);
+    if (info.state === 'crashed' && /did not confirm a pause/.test(info.reason ?? ''))
+      throw new VmmError(504, `${name}: ${info.reason}; the VM is crashed`);
+    throw new VmmError(409, `${name} is ${info.state} (${info.reason ?? 'while pausing'}), not paused`);
   }
 
   async resume(name: string): Promise<VmInfo> {
@@ -489,6 +655,7 @@ export class VmManager implements VmManagerApi {
       throw new VmmError(409, `${name} is ${vm.state}, not running`);
     vm.runner?.send({ type: 'reset' });
     vm.tail = '';
+    vm.panicHint = undefined;
     this.event(name, 'reset');
     return this.info(vm);
   }
@@ -511,7 +678,10 @@ export class VmManager implements VmManagerApi {
       throw new VmmError(409, `${name} is ${vm.state}, not running`);
     const runner = vm.runner;
     if (!runner) throw new VmmError(409, `${name} has no runner`);
-    if (vm.state === 'paused') runner.send({ type: 'resume' });
+    // A pause not yet confirmed is undone too: the runner applies commands in order.
+    if (vm.state === 'paused' || vm.pausePending) runner.send({ type: 'resume' });
+    vm.pausePending = false;
+    for (const w of vm.waiters.paused.splice(0)) w();
     vm.state = 'stopping';
     this.event(name, 'stopping', 'shutdown requested');
     const gone = new Promise<void>((r) => vm.waiters.gone.push(r));
@@ -560,30 +730,53 @@ export class VmManager implements VmManagerApi {
     vm.ending ??= ending;
   }
 
+  /** `m` has passed checkFromRunner: its fields have the documented types and bounds. */
   private fromRunner(vm: Vm, runner: RunnerHandle, m: FromRunner): void {
-    if (vm.runner !== runner || typeof m !== 'object' || m === null) return;
     switch (m.type) {
       case 'started':
         if (vm.state === 'starting') {
           vm.state = 'running';
           vm.startedAt = Date.now();
-          if (typeof m.pid === 'number') vm.pid = m.pid;
+          // A thread runner's pid is the daemon's; a process runner's is its own (checked by the handle).
+          if (runner.kind === 'process' && runner.pid !== undefined) vm.pid = runner.pid;
           this.event(vm.spec.name, 'started', vm.pid === undefined ? undefined : `pid ${vm.pid}`);
         }
         for (const w of vm.waiters.started.splice(0)) w();
         return;
       case 'output':
-        if (m.data instanceof Uint8Array) this.consoleOutput(vm, runner, m.data);
+        this.consoleOutput(vm, m.data);
+        // Acknowledged once taken: the runner keeps at most a window of output unacknowledged.
+        runner.send({ type: 'output-ack', bytes: m.data.length });
         return;
+      case 'input-ack':
+        vm.inputInFlight = Math.max(0, vm.inputInFlight - m.bytes);
+        return;
+      case 'paused':
+        if (!vm.pausePending) return;
+        vm.pausePending = false;
+        if (vm.state === 'running') {
+          vm.state = 'paused';
+          this.event(vm.spec.name, 'paused');
+        }
+        for (const w of vm.waiters.paused.splice(0)) w();
+        return;
+      case 'panic': {
+        // The machine's own report (pvpanic, or an SBI reset for a system failure), never console text.
+        const hint = vm.panicHint ? ` (console: ${vm.panicHint})` : '';
+        void this.pullPlug(vm, { state: 'crashed', reason: `guest kernel panic: ${m.detail}${hint}` });
+        return;
+      }
       case 'metrics': {
         const metrics = { ...m.metrics };
         const memory = runner.memory();
         if (memory !== null) metrics.hostRssBytes = memory.rss;
+        if (vm.inputDropped > 0)
+          metrics.consoleInputDroppedBytes = (metrics.consoleInputDroppedBytes ?? 0) + vm.inputDropped;
         vm.metrics = metrics;
         return;
       }
       case 'log':
-        if (m.message) this.log({ vm: vm.spec.name, device: String(m.message) });
+        if (m.message) this.log({ vm: vm.spec.name, device: m.message });
         return;
       case 'exit': {
         const exit = m.exit;
@@ -600,12 +793,10 @@ export class VmManager implements VmManagerApi {
           reason: m.phase === 'setup' ? `cannot start: ${m.message}` : `runner error: ${m.message}`,
         });
         return;
-      default:
-        return;
     }
   }
 
-  private consoleOutput(vm: Vm, runner: RunnerHandle, data: Uint8Array): void {
+  private consoleOutput(vm: Vm, data: Uint8Array): void {
     vm.console.push(data);
     for (const listener of vm.listeners) {
       try {
@@ -614,22 +805,12 @@ export class VmManager implements VmManagerApi {
         this.log({ level: 'error', vm: vm.spec.name, message: `console listener: ${(e as Error).message}` });
       }
     }
-    if (vm.ending !== null) return;
+    // Remember the kernel's panic line, should the machine report a panic: a hint in the reason.
     vm.tail = (vm.tail + Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('latin1')).slice(
       -4096,
     );
-    const at = vm.tail.indexOf(PANIC_MARK);
-    if (at < 0) return;
-    const panicked = (): void => {
-      if (vm.runner !== runner || vm.ending !== null) return;
-      const rest = vm.tail.slice(at);
-      const line = rest.split(/\r?\n/)[0].trim();
-      // A panicked kernel only spins or waits for a reboot that never comes: nothing left to save.
-      void this.pullPlug(vm, { state: 'crashed', reason: `guest kernel panic: ${line}` });
-    };
-    // The reason is the whole line; its end may still be in the next chunk of output.
-    if (/\n/.test(vm.tail.slice(at))) panicked();
-    else this.timer(vm, PANIC_LINE_MS, panicked);
+    const at = vm.tail.lastIndexOf(PANIC_MARK);
+    if (at >= 0) vm.panicHint = vm.tail.slice(at).split(/\r?\n/)[0].trim().slice(0, PANIC_HINT_CHARS);
   }
 
   private runnerGone(vm: Vm, runner: RunnerHandle, description: string): void {
@@ -650,8 +831,11 @@ export class VmManager implements VmManagerApi {
     vm.ending = null;
     vm.pid = undefined;
     vm.startedAt = undefined;
+    vm.pausePending = false;
+    vm.claims = [];
     this.event(vm.spec.name, ending.state === 'crashed' ? 'crashed' : 'stopped', ending.reason);
     for (const w of vm.waiters.started.splice(0)) w();
+    for (const w of vm.waiters.paused.splice(0)) w();
     for (const w of vm.waiters.gone.splice(0)) w();
   }
 
@@ -700,17 +884,29 @@ export class VmManager implements VmManagerApi {
     return this.find(name).console.contents();
   }
 
+  /**
+   * At most MAX_CONSOLE_CLIENTS at once per VM (429). Input is bounded in flight: at most
+   * INPUT_IN_FLIGHT bytes sent to the runner and not yet acknowledged; more is dropped and counted.
+   */
   attachConsole(
     name: string,
     onOutput: (bytes: Uint8Array) => void,
   ): { input(bytes: Uint8Array): void; detach(): void } {
     const vm = this.find(name);
+    if (vm.listeners.size >= MAX_CONSOLE_CLIENTS)
+      throw new VmmError(429, `${name} already has ${MAX_CONSOLE_CLIENTS} console clients attached`);
     const listener = (bytes: Uint8Array): void => onOutput(bytes);
     vm.listeners.add(listener);
     return {
       input: (bytes: Uint8Array) => {
+        const runner = vm.runner;
+        if (!runner || bytes.length === 0) return;
+        const take = Math.min(bytes.length, INPUT_IN_FLIGHT - vm.inputInFlight, MAX_OUTPUT_CHUNK);
+        vm.inputDropped += bytes.length - Math.max(0, take);
+        if (take <= 0) return;
+        vm.inputInFlight += take;
         // A copy with its own buffer: a Buffer may be a view into an 8 KiB pool that would travel whole.
-        if (vm.runner && bytes.length > 0) vm.runner.send({ type: 'input', data: new Uint8Array(bytes) });
+        runner.send({ type: 'input', data: new Uint8Array(bytes.subarray(0, take)) });
       },
       detach: () => {
         vm.listeners.delete(listener);

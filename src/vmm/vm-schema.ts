@@ -115,6 +115,8 @@ export const vmMetricsSchema = {
     netRxBytes: { type: 'number' },
     netTxBytes: { type: 'number' },
     cpuSeconds: { type: 'number' },
+    consoleOutputDroppedBytes: { type: 'number' },
+    consoleInputDroppedBytes: { type: 'number' },
   },
 } as const;
 

@@ -6,9 +6,12 @@
  * because every write goes to a temporary file that is fsynced and then renamed over the old one
  * (rename is atomic on POSIX file systems); the directory is fsynced too so that the rename itself
  * survives a power cut.
+ *
+ * Definitions name host paths and hold the VMs' MACs: they are the daemon user's alone (directory
+ * 0700, files 0600), including definitions and directories an older version left more open.
  */
 import { closeSync, fsyncSync, openSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { VmSpec } from './types.js';
 
@@ -23,7 +26,8 @@ export class VmStore {
   }
 
   async init(): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    await chmod(this.dir, 0o700);
   }
 
   /** Every stored definition; files that do not parse are reported, not fatal. */
@@ -38,6 +42,7 @@ export class VmStore {
       }
       if (!file.endsWith(SUFFIX)) continue;
       try {
+        await chmod(path, 0o600);
         const spec = JSON.parse(await readFile(path, 'utf8')) as VmSpec;
         if (typeof spec !== 'object' || spec === null || `${spec.name}${SUFFIX}` !== file)
           throw new Error('the name inside does not match the file name');
@@ -52,8 +57,10 @@ export class VmStore {
   async save(spec: VmSpec): Promise<void> {
     const path = join(this.dir, `${spec.name}${SUFFIX}`);
     const temp = join(this.dir, `${spec.name}${TEMP_SUFFIX}`);
-    const file = await open(temp, 'w', 0o644);
+    const file = await open(temp, 'w', 0o600);
     try {
+      // A temporary file left by a crash keeps its old mode through 'w': set it.
+      await file.chmod(0o600);
       await file.writeFile(`${JSON.stringify(spec, null, 2)}\n`);
       await file.sync();
     } finally {

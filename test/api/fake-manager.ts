@@ -21,6 +21,8 @@ export const BOOT_BANNER = 'Linux version 6.1.0 (fake)\nWelcome to the fake gues
 export class FakeManager implements VmManagerApi {
   readonly vms = new Map<string, FakeVm>();
   readonly eventLog: (VmEvent & { seq: number })[] = [];
+  /** Replaces fields of a running VM's metrics: what a misbehaving runner might have reported. */
+  metricsOverride: Record<string, unknown> = {};
   private readonly listeners = new Set<(e: VmEvent) => void>();
   closed = false;
 
@@ -55,6 +57,7 @@ export class FakeManager implements VmManagerApi {
               netRxBytes: 100,
               netTxBytes: 200,
               cpuSeconds: 1.5,
+              ...(this.metricsOverride as object),
             },
           }
         : {}),
@@ -71,6 +74,12 @@ export class FakeManager implements VmManagerApi {
     };
     this.eventLog.push(event);
     for (const l of this.listeners) l(event);
+  }
+
+  /** Console output from a VM's guest, as a runner would deliver it. */
+  emitOutput(name: string, bytes: Uint8Array): void {
+    const vm = this.find(name);
+    for (const c of vm.consoles) c(bytes);
   }
 
   private output(vm: FakeVm, text: string): void {

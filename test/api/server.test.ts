@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { createApiServer, listenApi } from '../../src/api/server.js';
+import { WebSocket } from 'ws';
+import { CONSOLE_MAX_BUFFERED, createApiServer, listenApi } from '../../src/api/server.js';
 import type { VmInfo, VmSpec } from '../../src/vmm/types.js';
 import { BOOT_BANNER, FakeManager } from './fake-manager.js';
 
@@ -270,6 +271,26 @@ describe('errors', () => {
     assert.match(big.json<{ error: string }>().error, /budget/);
   });
 
+  test('every error, the router\'s own included, is { "error": "..." }', async () => {
+    const cases: [string, string, number][] = [
+      ['GET', `/vms/${'a'.repeat(101)}`, 400],
+      ['GET', `/vms/${'a'.repeat(300)}`, 414],
+      ['POST', `/vms/${'a'.repeat(300)}/start`, 414],
+      ['GET', '/vms/%zz', 400],
+      ['DELETE', `/vms/${'b'.repeat(5000)}`, 414],
+      ['PUT', `/nope/${'c'.repeat(5000)}`, 404],
+      ['POST', '/vms/%E0%A4%A/stop', 400],
+    ];
+    for (const [method, url, status] of cases) {
+      const res = await app.inject({ method: method as 'GET', url });
+      assert.equal(res.statusCode, status, `${method} ${url.slice(0, 40)}: ${res.body.slice(0, 200)}`);
+      const body = res.json<Record<string, unknown>>();
+      assert.deepEqual(Object.keys(body), ['error'], res.body.slice(0, 200));
+      assert.equal(typeof body.error, 'string');
+      assert.ok((body.error as string).length < 400, 'a long URL is not echoed back whole');
+    }
+  });
+
   test('unknown routes are JSON 404s', async () => {
     const res = await app.inject('/nope');
     assert.equal(res.statusCode, 404);
@@ -301,10 +322,16 @@ describe('bearer token', () => {
     assert.equal(create.statusCode, 401);
   });
 
-  test('the right token passes; /healthz needs none', async () => {
+  test('the right token passes; /healthz without it says "ok" and nothing else', async () => {
     const res = await app.inject({ url: '/vms', headers: { authorization: `Bearer ${token}` } });
     assert.equal(res.statusCode, 200);
-    assert.equal((await app.inject('/healthz')).statusCode, 200);
+    const anonymous = await app.inject('/healthz');
+    assert.equal(anonymous.statusCode, 200);
+    assert.deepEqual(anonymous.json(), { status: 'ok' }, 'no budget or VM count without the token');
+    const wrong = await app.inject({ url: '/healthz', headers: { authorization: 'Bearer wrong' } });
+    assert.deepEqual(wrong.json(), { status: 'ok' });
+    const bearer = await app.inject({ url: '/healthz', headers: { authorization: `Bearer ${token}` } });
+    assert.deepEqual(Object.keys(bearer.json()).sort(), ['budget', 'status', 'vms']);
   });
 
   test('the console handshake needs the token too', async () => {
@@ -414,6 +441,26 @@ describe('metrics', () => {
     assert.match(body, /^typervisor_vm_memory_bytes\{vm="m2"\} 134217728$/m);
     assert.match(body, /^typervisor_vms 2$/m);
   });
+
+  test('a value that is not a number cannot forge lines', async () => {
+    const manager = new FakeManager();
+    const app2 = await createApiServer(manager);
+    try {
+      await manager.create(spec('evil'));
+      await manager.start('evil');
+      manager.metricsOverride = { instructions: '1\ntypervisor_vms 999', mips: { toString: () => '2\nx 1' } };
+      const res = await app2.inject('/metrics');
+      assert.equal(res.statusCode, 200);
+      assert.doesNotMatch(res.body, /typervisor_vms 999|^x 1/m);
+      assert.match(res.body, /^typervisor_vm_instructions_total\{vm="evil"\} NaN$/m);
+      for (const line of res.body.trimEnd().split('\n')) {
+        if (line.startsWith('# ')) continue;
+        assert.match(line, /^\w+(\{[^}]*\})? (-?[0-9.e+]+|NaN|[+-]Inf)$/, line);
+      }
+    } finally {
+      await app2.close();
+    }
+  });
 });
 
 /** GET over a Unix socket or TCP, outside fastify.inject, to see the transport rules. */
@@ -433,6 +480,49 @@ function get(target: { socketPath: string } | { port: number }, path: string, to
     req.end();
   });
 }
+
+describe('slow console clients', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'typervisor-slow-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('a client that does not read is disconnected once ~1 MiB waits for it', async () => {
+    const { app, manager } = await fresh();
+    const socketPath = join(dir, 'api.sock');
+    await listenApi(app, { socketPath });
+    try {
+      await manager.create(spec('chatty'));
+      await manager.start('chatty');
+      const ws = new WebSocket(`ws+unix://${socketPath}:/vms/chatty/console`);
+      await new Promise((resolve, reject) => {
+        ws.once('open', resolve);
+        ws.once('error', reject);
+      });
+      let received = 0;
+      ws.on('message', (data: Buffer) => {
+        received += data.length;
+      });
+      const closed = new Promise<number>((resolve) => ws.once('close', (code: number) => resolve(code)));
+      // The client stops reading: its kernel socket buffer fills, then the daemon's send queue grows.
+      ws.pause();
+      const chunk = new Uint8Array(64 * 1024).fill(0x41);
+      const produced = 16 * 1024 * 1024;
+      for (let n = 0; n < produced; n += chunk.length) {
+        manager.emitOutput('chatty', chunk);
+        // Let the daemon's socket hand the kernel what it takes.
+        await new Promise((r) => setImmediate(r));
+      }
+      ws.resume();
+      assert.equal(await closed, 1013, 'closed as too slow');
+      // What was queued before the cut: at least the bound, at most the bound plus the kernel's buffers.
+      assert.ok(
+        received >= CONSOLE_MAX_BUFFERED && received <= CONSOLE_MAX_BUFFERED + 4 * 1024 * 1024,
+        `the slow client got ${received} of ${produced} bytes before being cut off`,
+      );
+    } finally {
+      await app.close();
+    }
+  });
+});
 
 describe('listening', () => {
   const dir = mkdtempSync(join(tmpdir(), 'typervisor-api-'));

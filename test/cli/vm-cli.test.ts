@@ -200,10 +200,19 @@ describe('typervisor serve + typervisor vm', {
     const inspect = async (name: string) =>
       JSON.parse((await vm(['inspect', name])).stdout) as { state: string; reason?: string; pid?: number };
 
-    // kill -9 the runner of iso-a, panic the kernel of iso-b.
+    // kill -9 the runner of iso-a, panic the kernel of iso-b (with a kernel that reports panics through
+    // pvpanic; console text alone, as user space can print it, must not crash the VM).
     const a = await inspect('iso-a');
     assert.ok(a.pid && a.pid !== daemon.pid, 'a process runner has its own pid');
     process.kill(a.pid, 'SIGKILL');
+    await vm(['console', 'iso-b'], {
+      input: ["echo 'Kernel panic - not syncing: fake'; echo PRINTED\n", '\x1d'],
+    });
+    assert.equal(
+      (await inspect('iso-b')).state,
+      'running',
+      'a panic line printed by user space crashes nothing',
+    );
     await vm(['console', 'iso-b'], { input: ['echo c > /proc/sysrq-trigger\n', '\x1d'] });
 
     const crashedA = await until('iso-a to be reported crashed', 30_000, async () => {
@@ -215,7 +224,7 @@ describe('typervisor serve + typervisor vm', {
       const i = await inspect('iso-b');
       return i.state === 'crashed' ? i : undefined;
     });
-    assert.match(crashedB.reason ?? '', /Kernel panic/);
+    assert.match(crashedB.reason ?? '', /^guest kernel panic: pvpanic: guest panicked/);
 
     // The neighbour never noticed: it still runs and answers on its console.
     assert.equal((await inspect('iso-c')).state, 'running');
@@ -271,6 +280,62 @@ describe('typervisor serve + typervisor vm', {
     });
     for (const name of ['iso-a', 'iso-b', 'iso-c'])
       assert.match(r.stdout, new RegExp(`^${name}\\s+stopped`, 'm'));
+  });
+
+  test('disk images come from the allowed roots only: serve --image-root DIR[,ro]', async () => {
+    const images = mkdtempSync(join(tmpdir(), 'typervisor-images-'));
+    try {
+      const disk = join(images, 'disk.img');
+      writeFileSync(disk, Buffer.alloc(1024 * 1024));
+      const file = join(images, 'withdisk.json');
+      const definition = (readOnly: boolean) =>
+        JSON.stringify({
+          name: 'withdisk',
+          vcpus: 1,
+          memoryMiB: 64,
+          boot: {},
+          disks: [{ path: disk, readOnly }],
+        });
+      writeFileSync(file, definition(false));
+      let r = await vm(['create', '-f', file]);
+      assert.equal(r.code, 1);
+      assert.match(
+        r.stderr,
+        /disks\[0\]\.path: .*disk\.img: is outside the allowed image roots .*--image-root DIR/,
+      );
+
+      // The same daemon restarted with the directory as a read-only root, then as a writable one.
+      const restart = async (...roots: string[]) => {
+        const exited = new Promise((r) => daemon.once('exit', r));
+        daemon.kill('SIGTERM');
+        await exited;
+        daemon = spawn(
+          process.execPath,
+          [CLI, 'serve', '--data-dir', dataDir, ...roots.flatMap((d) => ['--image-root', d])],
+          {
+            stdio: ['ignore', 'ignore', 'pipe'],
+          },
+        );
+        await until('the daemon to answer', 30_000, async () =>
+          (await vm(['list'])).code === 0 ? true : undefined,
+        );
+      };
+      await restart(`${images},ro`);
+      r = await vm(['create', '-f', file]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /is under a read-only image root/);
+      writeFileSync(file, definition(true));
+      r = await vm(['create', '-f', file]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal((await vm(['rm', 'withdisk'])).code, 0);
+      await restart(images);
+      writeFileSync(file, definition(false));
+      r = await vm(['create', '-f', file]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal((await vm(['rm', 'withdisk'])).code, 0);
+    } finally {
+      rmSync(images, { recursive: true, force: true });
+    }
   });
 });
 

@@ -20,7 +20,7 @@ export interface KernelImage {
 /** Second magic of the RISC-V Image header ("RSC\x05" at byte 56). */
 const IMAGE_MAGIC2 = 0x05435352;
 
-function isGzip(b: Uint8Array): boolean {
+export function isGzip(b: Uint8Array): boolean {
   return b.length > 2 && b[0] === 0x1f && b[1] === 0x8b;
 }
 
@@ -28,16 +28,33 @@ function isElf(b: Uint8Array): boolean {
   return b.length > 4 && b[0] === 0x7f && b[1] === 0x45 && b[2] === 0x4c && b[3] === 0x46;
 }
 
-export function prepareKernel(data: Uint8Array, name: string): KernelImage {
+/** The board's largest RAM: no kernel can need more, so nothing is ever inflated beyond it. */
+export const MAX_KERNEL_BYTES = 2 ** 31;
+
+/**
+ * Inflates a gzip-compressed kernel without ever holding more than `maxBytes` of output: a small file
+ * can claim gigabytes (a "zip bomb"), and the host must learn that before it has allocated them.
+ */
+export function gunzipKernel(data: Uint8Array, name: string, maxBytes: number): Uint8Array {
+  try {
+    return gunzipSync(data, { maxOutputLength: maxBytes });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ERR_BUFFER_TOO_LARGE' || err instanceof RangeError) {
+      throw new BootImageError(
+        `${name}: decompresses to more than ${Math.floor(maxBytes / 2 ** 20)} MiB, the most it may fill (the VM's RAM)`,
+      );
+    }
+    throw new BootImageError(`${name}: gzip data is corrupt (${err.message})`);
+  }
+}
+
+/** `maxBytes` bounds the kernel once decompressed (pass the VM's RAM size). */
+export function prepareKernel(data: Uint8Array, name: string, maxBytes = MAX_KERNEL_BYTES): KernelImage {
   if (data.length === 0) throw new BootImageError(`${name}: the kernel file is empty`);
   if (isGzip(data)) {
-    let inflated: Uint8Array;
-    try {
-      inflated = gunzipSync(data);
-    } catch (e) {
-      throw new BootImageError(`${name}: gzip data is corrupt (${(e as Error).message})`);
-    }
-    const inner = prepareKernel(inflated, name);
+    const inflated = gunzipKernel(data, name, maxBytes);
+    const inner = prepareKernel(inflated, name, maxBytes);
     return { ...inner, format: `gzip-compressed ${inner.format}` };
   }
   if (isElf(data)) return fromElf(data, name);

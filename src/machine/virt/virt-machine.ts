@@ -215,7 +215,7 @@ export class VirtMachine {
       this.bus.attach(transport);
     }
 
-    if (config.kernel) this.kernel = prepareKernel(config.kernel.bytes, config.kernel.name);
+    if (config.kernel) this.kernel = prepareKernel(config.kernel.bytes, config.kernel.name, config.ramSize);
     if (config.bios === 'builtin') {
       if (!this.kernel) throw new BootImageError('--bios builtin needs a kernel to boot');
       new BuiltinSbi({
