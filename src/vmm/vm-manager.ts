@@ -809,7 +809,9 @@ export class VmManager implements VmManagerApi {
     vm.tail = (vm.tail + Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('latin1')).slice(
       -4096,
     );
-    const at = vm.tail.lastIndexOf(PANIC_MARK);
+    // The panic line itself, not the "---[ end Kernel panic - not syncing: ... ]---" that closes it.
+    let at = vm.tail.lastIndexOf(PANIC_MARK);
+    while (at >= 4 && vm.tail.slice(at - 4, at) === 'end ') at = vm.tail.lastIndexOf(PANIC_MARK, at - 1);
     if (at >= 0) vm.panicHint = vm.tail.slice(at).split(/\r?\n/)[0].trim().slice(0, PANIC_HINT_CHARS);
   }
 

@@ -107,7 +107,8 @@ test('console output the manager does not acknowledge stays within the window; a
 
     // The manager takes everything: the machine may write again, and output goes on.
     channel.tell({ type: 'output-ack', bytes: held });
-    assert.deepEqual(readiness, [false, true]);
+    // What the machine held moves on at once, and may fill the window again right away.
+    assert.deepEqual(readiness.slice(0, 2), [false, true]);
     await channel.until('more output', () => channel.outputBytes() > held + OUTPUT_WINDOW / 2);
   } finally {
     VirtMachine.prototype.setOutputReady = original;
