@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { crossCompile } from '../machine/cross-compile.js';
 import { CLI, REPO_ROOT } from '../machine/guest-session.js';
 
 const OUT = join(REPO_ROOT, 'build', 'cli');
@@ -21,23 +22,11 @@ function assemble(name: string, body: string): string | null {
     `.section .text.init\n.globl _start\n_start:\n${body}\n` +
       '.section .tohost,"aw",@progbits\n.align 6\n.globl tohost\ntohost: .dword 0\n.align 6\n.globl fromhost\nfromhost: .dword 0\n',
   );
-  try {
-    execFileSync('riscv64-unknown-elf-gcc', [
-      '-march=rv64gc',
-      '-mabi=lp64d',
-      '-nostdlib',
-      '-nostartfiles',
-      '-T',
-      join(REPO_ROOT, 'test', 'asm', 'link.ld'),
-      '-o',
-      elf,
-      source,
-    ]);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT' && !process.env.CI) return null;
-    throw e;
-  }
-  return elf;
+  return crossCompile(
+    elf,
+    [source],
+    ['-nostdlib', '-nostartfiles', '-T', join(REPO_ROOT, 'test', 'asm', 'link.ld')],
+  );
 }
 
 test('files that are not RISC-V ELF64 programs are refused with a message, not a stack trace', () => {

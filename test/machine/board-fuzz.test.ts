@@ -25,6 +25,7 @@ import { SwitchRegistry } from '../../src/net/virtual-switch.js';
 import { SharedFolder } from '../../src/storage/shared-folder.js';
 import { nullPort } from '../../src/vmm/console-ports.js';
 import { MemoryDisk } from './devices/virtio/memory-disk.js';
+import { pick, xorshift32 } from './fuzz-random.js';
 
 const SEED = Number(process.env.TYPERVISOR_FUZZ_SEED ?? 0xb0a4d);
 const MiB = 2 ** 20;
@@ -34,22 +35,6 @@ const RAM_BASE = VIRT.dram.base;
 const SPIN = Uint8Array.of(0x6f, 0x00, 0x00, 0x00);
 /** Far more than any single access may take; a device that does unbounded work in one call blows it. */
 const SLOW_ACCESS_MS = 2000;
-
-function xorshift(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
-
-function pick<T>(r: () => number, items: readonly T[]): T {
-  return items[r() % items.length];
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'typervisor-board-fuzz-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -95,7 +80,7 @@ test('fuzz: random SBI calls never throw, answer with SBI error codes, and keep 
   const hart = machine.harts[0];
   const handler = hart.machineTrapHandler;
   assert.ok(handler, 'the built-in SBI handles machine-mode traps');
-  const r = xorshift(SEED);
+  const r = xorshift32(SEED);
   const before = process.memoryUsage();
   const errors = new Set([0, -1, -2, -3, -4, -5, -6, -7, -8, -9, -10]);
   let calls = 0;
@@ -166,7 +151,7 @@ test('fuzz: random register accesses against every device on the board never thr
   const logs: string[] = [];
   machine.onLog = (m) => logs.push(m);
   const bus = machine.bus;
-  const r = xorshift(SEED ^ 0x9e3779b9);
+  const r = xorshift32(SEED ^ 0x9e3779b9);
   const ram = machine.memory.bytes;
   const windows = [
     VIRT.uart0,

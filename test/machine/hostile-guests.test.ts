@@ -9,8 +9,8 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { VirtioRng } from '../../src/machine/devices/virtio/rng.js';
 import { OUTPUT_LIMIT, VirtMachine } from '../../src/machine/virt/virt-machine.js';
+import { buildHostile } from './cross-compile.js';
 import { CLI } from './guest-session.js';
-import { buildHostile } from './hostile-programs.js';
 
 const MiB = 2 ** 20;
 

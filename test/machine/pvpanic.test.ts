@@ -1,33 +1,15 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { VirtMachine } from '../../src/machine/virt/virt-machine.js';
+import { crossCompile, SBI_KERNEL_FLAGS } from './cross-compile.js';
 import { REPO_ROOT } from './guest-session.js';
 
 const SOURCE = join(REPO_ROOT, 'test', 'machine', 'programs', 'pvpanic.S');
-const OUT_DIR = join(REPO_ROOT, 'build', 'machine');
 
 function build(): string | null {
-  mkdirSync(OUT_DIR, { recursive: true });
-  const elf = join(OUT_DIR, 'pvpanic.elf');
-  try {
-    execFileSync('riscv64-unknown-elf-gcc', [
-      '-march=rv64gc_zicsr',
-      '-mabi=lp64d',
-      '-nostdlib',
-      '-nostartfiles',
-      '-Wl,-Ttext=0x80200000',
-      '-o',
-      elf,
-      SOURCE,
-    ]);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT' && !process.env.CI) return null;
-    throw e;
-  }
-  return elf;
+  return crossCompile(join(REPO_ROOT, 'build', 'machine', 'pvpanic.elf'), [SOURCE], SBI_KERNEL_FLAGS);
 }
 
 test('a bare-metal S-mode program reports a panic through pvpanic-mmio: the board hears it once', async (t) => {

@@ -19,28 +19,12 @@ import { VirtualSwitch } from '../../../../src/net/virtual-switch.js';
 import { openRawDisk } from '../../../../src/storage/raw-file.js';
 import { SharedFolder } from '../../../../src/storage/shared-folder.js';
 import { nullPort } from '../../../../src/vmm/console-ports.js';
+import { pick, xorshift32 } from '../../fuzz-random.js';
 import { RAM_BASE, TestDriver } from './test-driver.js';
 
 const SEED = Number(process.env.TYPERVISOR_FUZZ_SEED ?? 0x5eed);
 const ROUNDS = Number(process.env.TYPERVISOR_FUZZ_ROUNDS ?? 150);
 const RAM = 1 << 20;
-
-/** xorshift32: small, fast, reproducible. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
-
-function pick<T>(r: () => number, items: T[]): T {
-  return items[r() % items.length];
-}
 
 function randomAddress(r: () => number): number {
   return pick(r, [
@@ -176,7 +160,7 @@ for (const subject of subjects) {
     let completions = 0;
     for (let round = 0; round < ROUNDS; round++) {
       const seed = (SEED + round * 7919) >>> 0;
-      const r = rng(seed);
+      const r = xorshift32(seed);
       const device = await subject.make();
       const d = new TestDriver(device, RAM);
       // The attack publishes heads and ring indices behind the driver's back.
