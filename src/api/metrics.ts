@@ -100,6 +100,12 @@ const PER_VM: Family[] = [
     type: 'counter',
     value: metric('consoleInputDroppedBytes'),
   },
+  {
+    name: 'typervisor_vm_log_lines_dropped_total',
+    help: 'Log lines the guest caused (device errors) dropped by the per-VM rate limit.',
+    type: 'counter',
+    value: metric('logLinesDropped'),
+  },
 ];
 
 /** Label values may hold any text; the format escapes backslash, double quote and newline. */

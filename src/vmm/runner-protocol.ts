@@ -96,8 +96,13 @@ const METRIC_KEYS = [
   'cpuSeconds',
   'consoleOutputDroppedBytes',
   'consoleInputDroppedBytes',
+  'logLinesDropped',
 ] as const satisfies readonly (keyof VmMetrics)[];
-const OPTIONAL_METRICS = new Set<string>(['consoleOutputDroppedBytes', 'consoleInputDroppedBytes']);
+const OPTIONAL_METRICS = new Set<string>([
+  'consoleOutputDroppedBytes',
+  'consoleInputDroppedBytes',
+  'logLinesDropped',
+]);
 
 class BadMessage extends Error {}
 

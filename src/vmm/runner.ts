@@ -145,6 +145,7 @@ export function serveRunner(channel: RunnerChannel): void {
       ...deviceCounters(machine),
       consoleOutputDroppedBytes: output?.dropped ?? 0,
       consoleInputDroppedBytes: inputDropped,
+      logLinesDropped: machine.logsDropped,
     };
     lastInstructions = instructions;
     lastSample = now;

@@ -80,6 +80,8 @@ export interface VmMetrics {
   consoleOutputDroppedBytes?: number;
   /** Console input dropped because the guest did not read it (bounded buffering). */
   consoleInputDroppedBytes?: number;
+  /** Log lines the guest caused that the per-VM rate limit dropped. */
+  logLinesDropped?: number;
 }
 
 export interface VmInfo {

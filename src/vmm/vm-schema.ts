@@ -117,6 +117,7 @@ export const vmMetricsSchema = {
     cpuSeconds: { type: 'number' },
     consoleOutputDroppedBytes: { type: 'number' },
     consoleInputDroppedBytes: { type: 'number' },
+    logLinesDropped: { type: 'number' },
   },
 } as const;
 
