@@ -88,13 +88,6 @@ export class DescriptorChain {
     return copied;
   }
 
-  /** All device-readable bytes, copied. */
-  readAll(memory: GuestMemory): Uint8Array {
-    const out = new Uint8Array(this.readableLength);
-    this.read(memory, out);
-    return out;
-  }
-
   /** Copies `src` into the device-writable buffers starting `at` bytes in; returns how many fit. */
   write(memory: GuestMemory, src: Uint8Array, at = 0): number {
     let copied = 0;
