@@ -1,119 +1,112 @@
 /**
  * CPU benchmark: runs each compiled bench program (bench/programs/*.c, built by
- * scripts/build-baremetal.sh) on QEMU's TCG and on Typervisor, several rounds
- * interleaved so that both see the same machine load, and prints the medians.
+ * scripts/build-baremetal.sh) on QEMU's TCG and on one or more Typervisor variants (Node binaries and
+ * CLI flags, see variants.ts), several rounds interleaved so that all see the same machine load, and
+ * prints the medians.
  *
- * Usage: node dist/bench/cpu.js [--rounds N] [--only a,b] [--qemu-only] [--no-qemu]
- *                               [--rebuild] [--json FILE] [--timeout SECONDS] [--qemu BIN]
+ * The main figure is guest time on both sides: Typervisor's is the execution time `run-elf --stats`
+ * reports; QEMU's is its whole-process wall time minus the median wall time of a program that exits at
+ * once (start-up, loading and exit). Whole-process wall times are reported beside it.
  *
- * Method and caveats: docs/performance.md.
+ * Usage: node dist/bench/cpu.js [options]   (see USAGE; method and caveats: docs/performance.md)
  */
 import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { median } from './stats.js';
-
-interface Options {
-  rounds: number;
-  only: string[] | null;
-  typervisor: boolean;
-  qemu: boolean;
-  rebuild: boolean;
-  json: string | null;
-  timeoutSeconds: number;
-  qemuBin: string;
-}
+import { parseArgs } from 'node:util';
+import { geomean, median } from './stats.js';
+import { fmt, printTable } from './table.js';
+import {
+  CLI,
+  describeVariants,
+  ROOT,
+  resolveVariants,
+  typervisorCommand,
+  VARIANT_OPTIONS,
+  VARIANT_USAGE,
+  type Variant,
+  VariantError,
+} from './variants.js';
 
 const USAGE = `usage: node dist/bench/cpu.js [options]
-  --rounds N         rounds per program, interleaved (default 5)
+  --rounds N         rounds per program, interleaved (default 3)
   --only a,b         run only these programs (names from bench/programs/*.c)
   --qemu-only        do not run Typervisor
   --no-qemu          do not run QEMU (instruction counts then come from Typervisor alone)
   --rebuild          run scripts/build-baremetal.sh even if the images look up to date
   --json FILE        also write all samples and results to FILE
   --timeout SECONDS  per run (default 600)
-  --qemu BIN         QEMU binary (default qemu-system-riscv64)`;
+  --qemu BIN         QEMU binary (default qemu-system-riscv64)
+${VARIANT_USAGE}`;
+
+interface Options {
+  rounds: number;
+  only: string[] | null;
+  qemu: boolean;
+  rebuild: boolean;
+  json: string | null;
+  timeoutSeconds: number;
+  qemuBin: string;
+  variants: Variant[];
+}
 
 class UsageError extends Error {}
 
-function parseArgs(argv: string[]): Options {
-  const opts: Options = {
-    rounds: 5,
-    only: null,
-    typervisor: true,
-    qemu: true,
-    rebuild: false,
-    json: null,
-    timeoutSeconds: 600,
-    qemuBin: 'qemu-system-riscv64',
-  };
-  const value = (i: number): string => {
-    const v = argv[i + 1];
-    if (v === undefined) throw new UsageError(`${argv[i]} needs a value`);
-    return v;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    switch (a) {
-      case '--rounds':
-        opts.rounds = Number.parseInt(value(i++), 10);
-        if (!(opts.rounds >= 1)) throw new UsageError('--rounds must be a positive integer');
-        break;
-      case '--only':
-        opts.only = value(i++)
+function parseCliArgs(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      ...VARIANT_OPTIONS,
+      rounds: { type: 'string', default: '3' },
+      only: { type: 'string' },
+      'qemu-only': { type: 'boolean', default: false },
+      'no-qemu': { type: 'boolean', default: false },
+      rebuild: { type: 'boolean', default: false },
+      json: { type: 'string' },
+      timeout: { type: 'string', default: '600' },
+      qemu: { type: 'string', default: 'qemu-system-riscv64' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  }).values;
+}
+
+function parseOptions(argv: string[]): Options {
+  let values: ReturnType<typeof parseCliArgs>;
+  try {
+    values = parseCliArgs(argv);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const rounds = Number(values.rounds);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new UsageError('--rounds must be a positive integer');
+  const timeoutSeconds = Number(values.timeout);
+  if (!(timeoutSeconds > 0)) throw new UsageError('--timeout must be positive');
+  if (values['qemu-only'] && values['no-qemu'])
+    throw new UsageError('--qemu-only and --no-qemu exclude each other');
+  return {
+    rounds,
+    only: values.only
+      ? values.only
           .split(',')
           .map((s) => s.trim())
-          .filter((s) => s !== '');
-        break;
-      case '--qemu-only':
-        opts.typervisor = false;
-        break;
-      case '--no-qemu':
-        opts.qemu = false;
-        break;
-      case '--rebuild':
-        opts.rebuild = true;
-        break;
-      case '--json':
-        opts.json = value(i++);
-        break;
-      case '--timeout':
-        opts.timeoutSeconds = Number(value(i++));
-        if (!(opts.timeoutSeconds > 0)) throw new UsageError('--timeout must be positive');
-        break;
-      case '--qemu':
-        opts.qemuBin = value(i++);
-        break;
-      case '-h':
-      case '--help':
-        console.log(USAGE);
-        process.exit(0);
-        break;
-      default:
-        throw new UsageError(`unknown argument '${a}'`);
-    }
-  }
-  if (!opts.typervisor && !opts.qemu) throw new UsageError('--qemu-only and --no-qemu exclude each other');
-  return opts;
+          .filter((s) => s !== '')
+      : null,
+    qemu: !values['no-qemu'],
+    rebuild: values.rebuild,
+    json: values.json ?? null,
+    timeoutSeconds,
+    qemuBin: values.qemu,
+    variants: values['qemu-only'] ? [] : resolveVariants(values),
+  };
 }
 
-/** The repository root: the nearest ancestor of this file holding package.json (works from dist/bench/). */
-function findRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'scripts'))) return dir;
-    const up = path.dirname(dir);
-    if (up === dir)
-      throw new Error(`cannot find the repository root above ${fileURLToPath(import.meta.url)}`);
-    dir = up;
-  }
-}
-
-const ROOT = findRoot();
 const BUILD = path.join(ROOT, 'build', 'baremetal', 'bench');
-const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
 
 function fail(message: string): never {
   console.error(`bench:cpu: ${message}`);
@@ -205,11 +198,15 @@ function runQemu(opts: Options, elf: string, icount = false): Run {
 interface TypervisorStats {
   instructions: number;
   seconds: number;
-  mips: number;
 }
 
-function runTypervisor(opts: Options, elf: string): Run & { stats: TypervisorStats | null } {
-  const r = timedRun(process.execPath, [CLI, 'run-elf', elf, '--stats'], opts.timeoutSeconds);
+function runTypervisor(
+  opts: Options,
+  variant: Variant,
+  elf: string,
+): Run & { stats: TypervisorStats | null } {
+  const { command, args } = typervisorCommand(variant, 'run-elf', [elf, '--stats']);
+  const r = timedRun(command, args, opts.timeoutSeconds);
   let stats: TypervisorStats | null = null;
   for (const line of r.stderr.split('\n').reverse()) {
     const t = line.trim();
@@ -217,11 +214,7 @@ function runTypervisor(opts: Options, elf: string): Run & { stats: TypervisorSta
     try {
       const j = JSON.parse(t) as Partial<TypervisorStats>;
       if (typeof j.instructions === 'number' && typeof j.seconds === 'number') {
-        stats = {
-          instructions: j.instructions,
-          seconds: j.seconds,
-          mips: j.mips ?? j.instructions / j.seconds / 1e6,
-        };
+        stats = { instructions: j.instructions, seconds: j.seconds };
         break;
       }
     } catch {
@@ -245,43 +238,26 @@ function qemuInstructionCount(opts: Options, program: string): number {
   return Number(m[1]);
 }
 
-function geomean(xs: number[]): number {
-  const ok = xs.filter((x) => Number.isFinite(x) && x > 0);
-  if (ok.length === 0) return Number.NaN;
-  return Math.exp(ok.reduce((s, x) => s + Math.log(x), 0) / ok.length);
+interface VariantSamples {
+  wall: number[];
+  guest: number[];
+  instructions: number | null;
 }
 
 interface ProgramResult {
   program: string;
   qemuIcountInstructions: number | null;
-  typervisorInstructions: number | null;
-  instructions: number;
   qemuWall: number[];
-  typervisorWall: number[];
-  typervisorGuestSeconds: number[];
-  outputMismatch: boolean;
-}
-
-function fmt(x: number, digits = 0): string {
-  return Number.isFinite(x) ? x.toFixed(digits) : '-';
-}
-
-function printTable(header: string[], rows: string[][]): void {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) =>
-    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ')} |`;
-  console.log(line(header));
-  console.log(`|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`);
-  for (const r of rows) console.log(line(r));
+  tv: VariantSamples[];
 }
 
 function main(): void {
   let opts: Options;
   try {
-    opts = parseArgs(process.argv.slice(2));
+    opts = parseOptions(process.argv.slice(2));
   } catch (e) {
-    if (e instanceof UsageError) {
-      console.error(`bench:cpu: ${e.message}\n${USAGE}`);
+    if (e instanceof UsageError || e instanceof VariantError) {
+      console.error(`bench:cpu: ${e.message}\n${e instanceof UsageError ? USAGE : ''}`);
       process.exit(2);
     }
     throw e;
@@ -298,6 +274,7 @@ function main(): void {
 
   ensureBuilt(all, opts.rebuild);
 
+  let qemuVersion = '';
   if (opts.qemu) {
     const v = spawnSync(opts.qemuBin, ['--version'], { encoding: 'utf8' });
     if (v.error || v.status !== 0) {
@@ -306,47 +283,45 @@ function main(): void {
           'Install it (Debian/Ubuntu: apt-get install qemu-system-misc), pass --qemu BIN, or use --no-qemu.',
       );
     }
-    console.log(`QEMU: ${v.stdout.split('\n')[0]}`);
+    qemuVersion = v.stdout.split('\n')[0];
+    console.log(`QEMU: ${qemuVersion}`);
   }
 
-  // Typervisor is optional while the CPU is being written: probe with the empty program.
-  if (opts.typervisor) {
+  // A variant that cannot even run the empty program (a broken build, an unknown flag) is left out.
+  if (opts.variants.length > 0 && !existsSync(CLI)) {
+    fail(`${path.relative(ROOT, CLI)} does not exist (run npx tsc -p tsconfig.json)`);
+  }
+  opts.variants = opts.variants.filter((v) => {
+    const probe = runTypervisor(opts, v, path.join(BUILD, 'empty.elf'));
     let reason = '';
-    if (!existsSync(CLI)) {
-      reason = `${path.relative(ROOT, CLI)} does not exist (run npx tsc -p tsconfig.json)`;
-    } else {
-      const probe = runTypervisor(opts, path.join(BUILD, 'empty.elf'));
-      if (probe.status !== 0) reason = describeFailure('run-elf empty.elf --stats', probe);
-      else if (!probe.stats) reason = 'run-elf --stats printed no {"instructions":...} line on stderr';
-    }
-    if (reason) {
-      if (!opts.qemu) fail(`Typervisor is not usable: ${reason}`);
-      console.log(`Typervisor is not usable, measuring QEMU only: ${reason}`);
-      opts.typervisor = false;
-    } else {
-      console.log(`Typervisor: node ${process.version}, ${path.relative(ROOT, CLI)} run-elf --stats`);
-    }
+    if (probe.status !== 0) reason = describeFailure('run-elf empty.elf --stats', probe);
+    else if (!probe.stats) reason = 'run-elf --stats printed no {"instructions":...} line on stderr';
+    if (reason) console.log(`Typervisor ${v.label} is not usable, left out: ${reason}`);
+    return reason === '';
+  });
+  if (opts.variants.length === 0 && !opts.qemu)
+    fail('no Typervisor variant is usable and --no-qemu was given');
+  if (opts.variants.length > 0) {
+    console.log(
+      `Typervisor (${path.relative(ROOT, CLI)} run-elf --stats):\n  ${describeVariants(opts.variants)}`,
+    );
   }
 
   const results: ProgramResult[] = programs.map((program) => ({
     program,
     qemuIcountInstructions: null,
-    typervisorInstructions: null,
-    instructions: Number.NaN,
     qemuWall: [],
-    typervisorWall: [],
-    typervisorGuestSeconds: [],
-    outputMismatch: false,
+    tv: opts.variants.map(() => ({ wall: [], guest: [], instructions: null })),
   }));
   const emptyQemu: number[] = [];
-  const emptyTypervisor: number[] = [];
+  const emptyTv: number[][] = opts.variants.map(() => []);
   const errors: string[] = [];
 
-  const load = loadavg()[0];
+  const loadStart = loadavg()[0];
   const nCpus = cpus().length;
   console.log(
-    `Host: ${nCpus} CPU(s), 1-minute load average ${load.toFixed(2)}` +
-      (load > nCpus - 1 ? ' (busy: other processes will distort the timings)' : ''),
+    `Host: ${nCpus} CPU(s), 1-minute load average ${loadStart.toFixed(2)}` +
+      (loadStart > nCpus - 1 ? ' (busy: other processes will distort the timings)' : ''),
   );
 
   if (opts.qemu) {
@@ -376,13 +351,12 @@ function main(): void {
     return true;
   };
 
+  // -1 is QEMU, i >= 0 the variant opts.variants[i].
+  const emulators = [...(opts.qemu ? [-1] : []), ...opts.variants.map((_, i) => i)];
   for (let round = 0; round < opts.rounds; round++) {
     process.stdout.write(`Round ${round + 1}/${opts.rounds}:`);
-    // Alternate which emulator goes first, so neither always runs on a warmer machine.
-    const qemuFirst = round % 2 === 0;
-    const emulators: Array<'qemu' | 'typervisor'> = [];
-    if (opts.qemu) emulators.push('qemu');
-    if (opts.typervisor) emulators[qemuFirst ? 'push' : 'unshift']('typervisor');
+    // Rotate the order each round, so that no emulator always runs first on a cooler machine.
+    const order = emulators.map((_, i) => emulators[(i + round) % emulators.length]);
     const jobs: Array<{ name: string; result: ProgramResult | null }> = [
       { name: 'empty', result: null },
       ...results.map((r) => ({ name: r.program, result: r })),
@@ -390,117 +364,156 @@ function main(): void {
     for (const { name, result } of jobs) {
       process.stdout.write(` ${name}`);
       const elf = path.join(BUILD, `${name}.elf`);
-      for (const emu of emulators) {
-        if (emu === 'qemu') {
+      for (const emu of order) {
+        if (emu < 0) {
           const run = runQemu(opts, elf);
           if (!result) {
             if (run.status === 0) emptyQemu.push(run.wallSeconds);
           } else if (check(name, 'QEMU', run)) {
             result.qemuWall.push(run.wallSeconds);
-          } else {
-            result.outputMismatch = true;
           }
           continue;
         }
-        const run = runTypervisor(opts, elf);
+        const variant = opts.variants[emu];
+        const run = runTypervisor(opts, variant, elf);
         if (!result) {
-          if (run.status === 0) emptyTypervisor.push(run.wallSeconds);
-        } else if (!check(name, 'Typervisor', run)) {
-          result.outputMismatch = true;
+          if (run.status === 0) emptyTv[emu].push(run.wallSeconds);
+        } else if (!check(name, `Typervisor ${variant.label}`, run)) {
+          // Recorded in errors.
         } else if (!run.stats) {
-          errors.push(`${name} on Typervisor: no --stats line on stderr`);
+          errors.push(`${name} on Typervisor ${variant.label}: no --stats line on stderr`);
         } else {
-          result.typervisorWall.push(run.wallSeconds);
-          result.typervisorGuestSeconds.push(run.stats.seconds);
-          result.typervisorInstructions = run.stats.instructions;
+          const s = result.tv[emu];
+          s.wall.push(run.wallSeconds);
+          s.guest.push(run.stats.seconds);
+          s.instructions = run.stats.instructions;
         }
       }
     }
     process.stdout.write('\n');
   }
+  const loadEnd = loadavg()[0];
 
-  for (const r of results) {
-    r.instructions = r.typervisorInstructions ?? r.qemuIcountInstructions ?? Number.NaN;
-    if (r.typervisorInstructions !== null && r.qemuIcountInstructions !== null) {
+  // Every variant must count the same instructions as QEMU: a tier that skips or repeats work is wrong.
+  const instructions = results.map((r) => {
+    const counts = r.tv.map((s) => s.instructions).filter((n): n is number => n !== null);
+    for (const [i, s] of r.tv.entries()) {
+      if (s.instructions === null || r.qemuIcountInstructions === null) continue;
       // The counts cover slightly different spans (QEMU's: main only), so allow a little slack.
-      const diff = Math.abs(r.typervisorInstructions - r.qemuIcountInstructions);
+      const diff = Math.abs(s.instructions - r.qemuIcountInstructions);
       if (diff > 1000 + r.qemuIcountInstructions * 1e-4) {
         errors.push(
-          `${r.program}: Typervisor counted ${r.typervisorInstructions} instructions, QEMU ${r.qemuIcountInstructions}`,
+          `${r.program}: Typervisor ${opts.variants[i].label} counted ${s.instructions} instructions, QEMU ${r.qemuIcountInstructions}`,
         );
       }
     }
-  }
+    if (new Set(counts).size > 1) {
+      errors.push(
+        `${r.program}: the Typervisor variants counted different instructions: ${counts.join(', ')}`,
+      );
+    }
+    return counts[0] ?? r.qemuIcountInstructions ?? Number.NaN;
+  });
 
   const qemuStartup = median(emptyQemu);
-  const rows: string[][] = [];
-  const tvMips: number[] = [];
-  const qemuMips: number[] = [];
-  const qemuNetMips: number[] = [];
-  const ratios: number[] = [];
-  const summary = results.map((r) => {
+  const labels = opts.variants.map((v) => v.label);
+  const summary = results.map((r, p) => {
+    const n = instructions[p];
     const qWall = median(r.qemuWall);
-    const tWall = median(r.typervisorWall);
-    const tGuest = median(r.typervisorGuestSeconds);
-    const qM = r.instructions / qWall / 1e6;
-    // Meaningless when start-up noise exceeds the run itself (a busy machine).
-    const qNetM = qWall > qemuStartup ? r.instructions / (qWall - qemuStartup) / 1e6 : Number.NaN;
-    const tM = r.instructions / tGuest / 1e6;
-    const ratio = tM / qM;
-    tvMips.push(tM);
-    qemuMips.push(qM);
-    qemuNetMips.push(qNetM);
-    ratios.push(ratio);
-    const row = [r.program, fmt(r.instructions / 1e6, 1)];
-    if (opts.typervisor) row.push(fmt(tGuest, 3), fmt(tWall, 3), fmt(tM, 1));
-    if (opts.qemu) row.push(fmt(qWall, 3), fmt(qM, 1), fmt(qNetM, 1));
-    if (opts.typervisor && opts.qemu) row.push(fmt(ratio, 3));
-    rows.push(row);
+    // Negative or zero when start-up noise exceeds the run itself: then there is no figure.
+    const qGuest = qWall > qemuStartup ? qWall - qemuStartup : Number.NaN;
     return {
       program: r.program,
-      instructions: r.instructions,
+      instructions: n,
       qemuIcountInstructions: r.qemuIcountInstructions,
-      typervisorInstructions: r.typervisorInstructions,
-      typervisorGuestSeconds: tGuest,
-      typervisorWallSeconds: tWall,
-      typervisorMips: tM,
-      qemuWallSeconds: qWall,
-      qemuMips: qM,
-      qemuMipsExclStartup: qNetM,
-      ratio,
-      samples: {
-        qemuWall: r.qemuWall,
-        typervisorWall: r.typervisorWall,
-        typervisorGuest: r.typervisorGuestSeconds,
-      },
+      qemu: { wallSeconds: qWall, guestSeconds: qGuest, mips: n / qGuest / 1e6, wallMips: n / qWall / 1e6 },
+      typervisor: r.tv.map((s, i) => {
+        const wall = median(s.wall);
+        const guest = median(s.guest);
+        return {
+          variant: labels[i],
+          instructions: s.instructions,
+          wallSeconds: wall,
+          guestSeconds: guest,
+          mips: n / guest / 1e6,
+          wallMips: n / wall / 1e6,
+          ratio: qGuest / guest,
+          wallRatio: qWall / wall,
+          samples: { wall: s.wall, guest: s.guest },
+        };
+      }),
+      samples: { qemuWall: r.qemuWall },
     };
   });
-  const geo = ['geometric mean', ''];
-  if (opts.typervisor) geo.push('', '', fmt(geomean(tvMips), 1));
-  if (opts.qemu) geo.push('', fmt(geomean(qemuMips), 1), fmt(geomean(qemuNetMips), 1));
-  if (opts.typervisor && opts.qemu) geo.push(fmt(geomean(ratios), 3));
-  rows.push(geo);
 
-  const header = ['program', 'M instr'];
-  if (opts.typervisor) header.push('TV guest s', 'TV wall s', 'TV MIPS');
-  if (opts.qemu) header.push('QEMU wall s', 'QEMU MIPS', 'QEMU MIPS excl. start-up');
-  if (opts.typervisor && opts.qemu) header.push('TV/QEMU');
-
-  console.log(`\nMedians of ${opts.rounds} interleaved round(s); MIPS = guest instructions / second.`);
   console.log(
-    'TV MIPS uses the guest execution time Typervisor reports; QEMU MIPS uses the wall time of the whole ' +
-      'QEMU process (start-up included).',
+    `\nMedians of ${opts.rounds} interleaved round(s); MIPS = guest instructions / second; load average ` +
+      `${loadStart.toFixed(2)} at the start, ${loadEnd.toFixed(2)} at the end.`,
   );
   if (opts.qemu) {
     console.log(
-      `QEMU start-up + exit (empty program): ${fmt(qemuStartup * 1000, 1)} ms` +
-        (opts.typervisor ? `; Typervisor (whole process): ${fmt(median(emptyTypervisor) * 1000, 1)} ms` : ''),
+      `QEMU guest time = its wall time minus ${fmt(qemuStartup * 1000, 1)} ms, the median wall time of the empty program.`,
     );
-  } else if (opts.typervisor) {
-    console.log(`Typervisor start-up + exit (empty program): ${fmt(median(emptyTypervisor) * 1000, 1)} ms`);
   }
-  console.log('');
+  if (opts.variants.length > 0) {
+    console.log(
+      `Typervisor guest time = what run-elf --stats reports. Empty program, whole process: ${opts.variants
+        .map((v, i) => `${v.label} ${fmt(median(emptyTv[i]) * 1000, 0)} ms`)
+        .join(', ')}.`,
+    );
+  }
+
+  // The main table: guest time on both sides.
+  const header = ['program', 'M instr'];
+  if (opts.qemu) header.push('QEMU guest s', 'QEMU MIPS');
+  for (const l of labels) {
+    header.push(`${l} guest s`, `${l} MIPS`);
+    if (opts.qemu) header.push(`${l} / QEMU`);
+  }
+  const rows = summary.map((s) => {
+    const row = [s.program, fmt(s.instructions / 1e6, 1)];
+    if (opts.qemu) row.push(fmt(s.qemu.guestSeconds, 3), fmt(s.qemu.mips, 0));
+    for (const t of s.typervisor) {
+      row.push(fmt(t.guestSeconds, 3), fmt(t.mips, 1));
+      if (opts.qemu) row.push(fmt(t.ratio, 3));
+    }
+    return row;
+  });
+  const geoRow = ['geometric mean', ''];
+  if (opts.qemu) geoRow.push('', fmt(geomean(summary.map((s) => s.qemu.mips)), 0));
+  labels.forEach((_, i) => {
+    geoRow.push('', fmt(geomean(summary.map((s) => s.typervisor[i].mips)), 1));
+    if (opts.qemu) geoRow.push(fmt(geomean(summary.map((s) => s.typervisor[i].ratio)), 3));
+  });
+  rows.push(geoRow);
+  console.log('\nGuest time (the main comparison; X / QEMU = X MIPS / QEMU MIPS, higher is better):\n');
   printTable(header, rows);
+
+  // Beside it: whole processes, start-up included.
+  const wHeader = ['program'];
+  if (opts.qemu) wHeader.push('QEMU wall s', 'QEMU MIPS');
+  for (const l of labels) {
+    wHeader.push(`${l} wall s`, `${l} MIPS`);
+    if (opts.qemu) wHeader.push(`${l} / QEMU`);
+  }
+  const wRows = summary.map((s) => {
+    const row = [s.program];
+    if (opts.qemu) row.push(fmt(s.qemu.wallSeconds, 3), fmt(s.qemu.wallMips, 0));
+    for (const t of s.typervisor) {
+      row.push(fmt(t.wallSeconds, 3), fmt(t.wallMips, 1));
+      if (opts.qemu) row.push(fmt(t.wallRatio, 3));
+    }
+    return row;
+  });
+  const wGeo = ['geometric mean'];
+  if (opts.qemu) wGeo.push('', fmt(geomean(summary.map((s) => s.qemu.wallMips)), 0));
+  labels.forEach((_, i) => {
+    wGeo.push('', fmt(geomean(summary.map((s) => s.typervisor[i].wallMips)), 1));
+    if (opts.qemu) wGeo.push(fmt(geomean(summary.map((s) => s.typervisor[i].wallRatio)), 3));
+  });
+  wRows.push(wGeo);
+  console.log('\nWhole process (start-up, loading and exit included):\n');
+  printTable(wHeader, wRows);
 
   if (opts.json) {
     writeFileSync(
@@ -508,14 +521,28 @@ function main(): void {
       `${JSON.stringify(
         {
           date: new Date().toISOString(),
-          node: process.version,
+          qemu: qemuVersion,
+          variants: opts.variants.map((v) => ({
+            label: v.label,
+            node: v.node.version,
+            nodePath: v.node.path,
+            flags: v.flags,
+          })),
           cpus: nCpus,
-          loadAverageAtStart: load,
+          loadAverage: { start: loadStart, end: loadEnd },
           rounds: opts.rounds,
           qemuStartupSeconds: qemuStartup,
-          typervisorStartupSeconds: median(emptyTypervisor),
+          typervisorStartupSeconds: Object.fromEntries(labels.map((l, i) => [l, median(emptyTv[i])])),
           programs: summary,
-          geomean: { typervisorMips: geomean(tvMips), qemuMips: geomean(qemuMips), ratio: geomean(ratios) },
+          geomean: {
+            qemuMips: geomean(summary.map((s) => s.qemu.mips)),
+            typervisor: labels.map((l, i) => ({
+              variant: l,
+              mips: geomean(summary.map((s) => s.typervisor[i].mips)),
+              ratio: geomean(summary.map((s) => s.typervisor[i].ratio)),
+              wallRatio: geomean(summary.map((s) => s.typervisor[i].wallRatio)),
+            })),
+          },
           errors,
         },
         null,

@@ -5,15 +5,24 @@
  * host CPU that idle VMs cost; from the per-VM footprint it derives how many such VMs fit in the
  * machine's memory. Firecracker's published figures are printed beside ours for reference.
  *
- * Usage: node dist/bench/density.js [--vms N] [--idle-seconds S]
+ * The manager, and with it every thread runner, lives in the benchmark's own process (and process
+ * runners are forked from its Node), so each Node measured (--node, --node-24; variants.ts) runs this
+ * whole file as a child of its own, one after the other, and the parent prints one table.
+ *
+ * Usage: node dist/bench/density.js [--vms N] [--idle-seconds S] [--node PATH|current|24]... [--node-24]
+ *                                   [--json FILE]
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { VmManagerApi, VmSpec } from '../src/vmm/types.js';
 import { VmManager } from '../src/vmm/vm-manager.js';
 import { median } from './stats.js';
+import { fmt, printTable } from './table.js';
+import { resolveNodes, VARIANT_OPTIONS } from './variants.js';
 
 const PROMPT = '~ # ';
 const GUEST_MIB = 64;
@@ -166,36 +175,119 @@ async function measure(kind: 'process' | 'thread', count: number, idleSeconds: n
   }
 }
 
+interface NodeResult {
+  node: string;
+  results: KindResult[];
+  loadAverage: { start: number; end: number };
+}
+
+/** Measures both runner kinds in this process (this Node). */
+async function measureHere(count: number, idleSeconds: number): Promise<NodeResult> {
+  const start = loadavg()[0];
+  const results: KindResult[] = [];
+  for (const kind of ['process', 'thread'] as const) results.push(await measure(kind, count, idleSeconds));
+  return { node: process.version, results, loadAverage: { start, end: loadavg()[0] } };
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
+      node: VARIANT_OPTIONS.node,
+      'node-24': VARIANT_OPTIONS['node-24'],
       vms: { type: 'string', default: '4' },
       'idle-seconds': { type: 'string', default: '10' },
+      json: { type: 'string' },
+      // Internal: run here, under this Node, and write the results to this file for the parent.
+      'child-json': { type: 'string' },
     },
   });
   const count = Number(values.vms);
   const idleSeconds = Number(values['idle-seconds']);
+  if (values['child-json']) {
+    writeFileSync(values['child-json'], JSON.stringify(await measureHere(count, idleSeconds)));
+    return;
+  }
+  const nodes = resolveNodes(values);
   console.log(
     `density benchmark: ${count} idle ${GUEST_MIB} MiB VMs per runner kind, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, load average ${loadavg()[0].toFixed(2)}`,
   );
-  const results: KindResult[] = [];
-  for (const kind of ['process', 'thread'] as const) results.push(await measure(kind, count, idleSeconds));
-  console.log(
-    '\n| runner | create-to-shell (s, median) | host RSS per VM | of which guest RAM | overhead (RSS) | overhead (private) | idle host CPU per VM | 64 MiB VMs that fit in RAM |',
-  );
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
-  for (const r of results) {
-    // Every guest may come to touch all its RAM; the shared code pages are paid once, not per VM.
-    const footprint = GUEST_MIB + r.privateOverheadMiBPerVm;
-    const fit = Math.floor(totalmem() / 2 ** 20 / footprint);
-    console.log(
-      `| ${r.kind} | ${median(r.createToShellSeconds).toFixed(2)} | ${r.rssMiBPerVm.toFixed(1)} MiB | ${r.guestResidentMiBPerVm.toFixed(1)} MiB | ${r.overheadMiBPerVm.toFixed(1)} MiB | ${r.privateOverheadMiBPerVm.toFixed(1)} MiB | ${r.idleCpuPercentPerVm.toFixed(2)}% | ${fit} |`,
-    );
+  const perNode: Array<NodeResult & { label: string }> = [];
+  for (const node of nodes) {
+    console.log(`${node.label} (node ${node.version}, ${node.path}):`);
+    if (node.path === process.execPath) {
+      perNode.push({ label: node.label, ...(await measureHere(count, idleSeconds)) });
+      continue;
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'typervisor-density-'));
+    const out = join(dir, 'result.json');
+    try {
+      const r = spawnSync(
+        node.path,
+        [
+          fileURLToPath(import.meta.url),
+          '--vms',
+          String(count),
+          '--idle-seconds',
+          String(idleSeconds),
+          '--child-json',
+          out,
+        ],
+        { stdio: 'inherit' },
+      );
+      if (r.status !== 0) throw new Error(`the run under ${node.label} failed (status ${r.status})`);
+      perNode.push({ label: node.label, ...(JSON.parse(readFileSync(out, 'utf8')) as NodeResult) });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
-  console.log('| Firecracker (published) | ~0.125 to guest init | - | - | - | < 5 MiB | - | - |');
+
+  const rows: string[][] = [];
+  for (const n of perNode) {
+    for (const r of n.results) {
+      // Every guest may come to touch all its RAM; the shared code pages are paid once, not per VM.
+      const footprint = GUEST_MIB + r.privateOverheadMiBPerVm;
+      rows.push([
+        n.label,
+        r.kind,
+        fmt(median(r.createToShellSeconds), 2),
+        `${fmt(r.rssMiBPerVm, 1)} MiB`,
+        `${fmt(r.guestResidentMiBPerVm, 1)} MiB`,
+        `${fmt(r.overheadMiBPerVm, 1)} MiB`,
+        `${fmt(r.privateOverheadMiBPerVm, 1)} MiB`,
+        `${fmt(r.idleCpuPercentPerVm, 2)}%`,
+        String(Math.floor(totalmem() / 2 ** 20 / footprint)),
+        `${n.loadAverage.start.toFixed(1)}-${n.loadAverage.end.toFixed(1)}`,
+      ]);
+    }
+  }
+  rows.push(['Firecracker (published)', '', '~0.125 to guest init', '-', '-', '-', '< 5 MiB', '-', '-', '']);
+  console.log('');
+  printTable(
+    [
+      'Node',
+      'runner',
+      'create-to-shell s (median)',
+      'host RSS per VM',
+      'of which guest RAM',
+      'overhead (RSS)',
+      'overhead (private)',
+      'idle host CPU per VM',
+      '64 MiB VMs that fit in RAM',
+      'load avg',
+    ],
+    rows,
+    2,
+  );
   console.log(
     '\nVMs that fit: host RAM / (64 MiB guest RAM + private overhead), as if every guest touched all its RAM; CPU is not the limit for idle guests.',
   );
+  if (values.json) {
+    writeFileSync(
+      values.json,
+      `${JSON.stringify({ date: new Date().toISOString(), vms: count, idleSeconds, nodes: perNode }, null, 2)}\n`,
+    );
+    console.log(`Wrote ${values.json}`);
+  }
 }
 
 main().catch((e) => {

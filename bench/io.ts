@@ -1,102 +1,131 @@
 /**
  * I/O benchmark: in-guest throughput of virtio-blk (sequential direct I/O with dd) and of VM-to-VM TCP
- * (busybox httpd to wget), on Typervisor and on qemu-system-riscv64 with the same kernel, initramfs, image size and
- * devices (QEMU's virtio-mmio in its modern layout, as ours). Throughput is bytes over the time the
- * guest's own `time` measured, so boot time and console latency do not count.
+ * (busybox httpd to wget), on qemu-system-riscv64 and on one or more Typervisor variants (variants.ts),
+ * with the same kernel, initramfs, RAM, image size and devices (QEMU's virtio-mmio in its modern layout,
+ * as ours). Throughput is bytes over the time the guest's own `time` measured, so boot time and console
+ * latency do not count.
  *
- * Network: Typervisor is measured twice, two VMs on one in-process switch (one host thread runs both)
- * and two VM processes joined by the stream-socket backend; QEMU runs two processes joined by
- * `-netdev socket`, the same wire format.
+ * Disk, like for like on the host side:
+ *   - Both emulators go through the host's page cache: Typervisor's raw-file backend opens the image
+ *     without O_DIRECT and turns a guest flush into fdatasync, and QEMU gets `cache=writeback` (its
+ *     default: no O_DIRECT, flush = fdatasync), not `cache=none` (O_DIRECT), which it had before.
+ *   - The write pass ends with a guest flush (dd conv=fsync), so both sides write to the host's disk.
+ *   - Before the read pass the host drops the image from its page cache (GNU dd's oflag=nocache, which
+ *     calls posix_fadvise(POSIX_FADV_DONTNEED) after fdatasync), and fincore checks that it is gone: the
+ *     read pass reads from the disk, not the pages the write pass left behind. Image files live in
+ *     --dir, which must be on a disk file system (tmpfs has no cache to drop).
  *
- * Usage: node dist/bench/io.js [--rounds N] [--blk-mib N] [--net-mib N] [--no-qemu]
+ * Network: Typervisor is measured twice, two VMs on one in-process switch (one host thread runs both;
+ * run by io-switch.js under each Node measured) and two VM processes joined by the stream-socket
+ * backend; QEMU runs two processes joined by `-netdev socket`, the same wire format.
  *
- * Transfers are large enough for busybox `time`'s 10 ms resolution to matter little on QEMU too.
+ * Usage: node dist/bench/io.js [options]   (see USAGE)
  */
-import { mkdtempSync, truncateSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { VirtioNet } from '../src/machine/devices/virtio/net.js';
-import { SwitchRegistry } from '../src/net/virtual-switch.js';
-import { ChildVm, type ConsoleSession, PROMPT } from '../test/machine/guest-session.js';
-import { InProcessVm } from '../test/machine/in-process-vm.js';
-import { qemuVirtArgs, rawKernelForQemu } from './qemu-virt.js';
+import { ChildVm, PROMPT } from '../test/machine/guest-session.js';
+import { rate, shell, tcpRate } from './io-guest.js';
+import { qemuVirtArgs, rawKernel } from './qemu-virt.js';
 import { median } from './stats.js';
+import { fmt, printTable } from './table.js';
+import {
+  describeVariants,
+  ROOT,
+  resolveVariants,
+  typervisorCommand,
+  VARIANT_OPTIONS,
+  VARIANT_USAGE,
+  type Variant,
+} from './variants.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const USAGE = `usage: node dist/bench/io.js [options]
+  --rounds N      interleaved rounds (default 3)
+  --blk-mib N     MiB per disk transfer (default 128)
+  --net-mib N     MiB per TCP transfer (default 32)
+  --dir DIR       where the disk images go, on a disk file system (default: the system's temp folder)
+  --no-qemu       Typervisor only
+  --no-net        disk only
+  --json FILE     also write all samples to FILE
+${VARIANT_USAGE}
+  (the in-process switch row runs each Node without the variant's flags: it is not a CLI run)`;
+
 const KERNEL = join(ROOT, 'images', 'linux', 'Image.gz');
 const INITRD = join(ROOT, 'images', 'linux', 'initramfs.cpio.gz');
-const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+const SWITCH_SCRIPT = join(ROOT, 'dist', 'bench', 'io-switch.js');
 
-/** A guest shell: runs a command, returns its output (long transfers get ten minutes). */
-interface Shell {
-  command(cmd: string): Promise<string>;
-}
-
-function shell(vm: ConsoleSession): Shell {
-  return { command: (cmd) => vm.command(cmd, PROMPT, 600_000) };
-}
-
-/** Asks a guest to power off, and pulls the plug if it does not within 3 s. */
-function stop(vm: ChildVm): void {
+/** Asks a guest to power off, and pulls the plug if it does not within 3 s; resolves once it is gone. */
+async function stop(vm: ChildVm): Promise<void> {
   vm.send('poweroff -f\n');
-  setTimeout(() => vm.kill(), 3000).unref();
+  await Promise.race([vm.exited, new Promise((r) => setTimeout(r, 3000))]);
+  vm.kill();
 }
 
-/** MB/s of `bytes` moved in the time busybox's `time` printed ("real\t0m 1.23s"). */
-function rate(output: string, bytes: number): number {
-  const m = /real\s+(\d+)m\s*([\d.]+)s/.exec(output);
-  if (!m) throw new Error(`no timing in the guest's output:\n${output}`);
-  const seconds = Number(m[1]) * 60 + Number(m[2]);
-  return bytes / 1e6 / Math.max(seconds, 0.01);
+/** The file system type of `dir` (stat -f), or '' when it cannot be told. */
+function fsType(dir: string): string {
+  const r = spawnSync('stat', ['-f', '-c', '%T', dir], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : '';
 }
 
-/** QEMU as Typervisor: same guest, virtio-mmio in the modern layout (QEMU 7.2 defaults to legacy). */
-function qemuBase(kernel: string): string[] {
-  return [...qemuVirtArgs(kernel, INITRD), '-global', 'virtio-mmio.force-legacy=false'];
+/** Bytes of `file` in the host's page cache (fincore, util-linux), or NaN without fincore. */
+function residentBytes(file: string): number {
+  const r = spawnSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', file], { encoding: 'utf8' });
+  return r.status === 0 ? Number(r.stdout.trim()) : Number.NaN;
 }
 
-async function blockRates(start: () => ChildVm, mib: number): Promise<{ write: number; read: number }> {
+/**
+ * Writes back and evicts `file`'s pages from the host's page cache: GNU dd with oflag=nocache and
+ * count=0 fdatasyncs the file and then advises POSIX_FADV_DONTNEED over all of it.
+ */
+function dropFromPageCache(file: string): number {
+  const r = spawnSync(
+    'dd',
+    [`of=${file}`, 'oflag=nocache', 'conv=notrunc,fdatasync', 'count=0', 'status=none'],
+    {
+      encoding: 'utf8',
+    },
+  );
+  if (r.status !== 0) throw new Error(`dd oflag=nocache on ${file} failed: ${r.stderr || r.error?.message}`);
+  return residentBytes(file);
+}
+
+interface BlockResult {
+  write: number;
+  read: number;
+  /** Bytes of the image in the host's page cache after the write pass, and after dropping them. */
+  residentAfterWrite: number;
+  residentBeforeRead: number;
+}
+
+async function blockRates(start: () => ChildVm, image: string, mib: number): Promise<BlockResult> {
   const vm = start();
   try {
     await vm.waitFor(PROMPT, 300_000);
     const bytes = mib * 2 ** 20;
     const guest = shell(vm);
     const write = rate(
-      await guest.command(`time dd if=/dev/zero of=/dev/vda bs=1M count=${mib} oflag=direct 2>&1`),
+      await guest.command(`time dd if=/dev/zero of=/dev/vda bs=1M count=${mib} oflag=direct conv=fsync 2>&1`),
       bytes,
     );
+    const residentAfterWrite = residentBytes(image);
+    const residentBeforeRead = dropFromPageCache(image);
     const read = rate(
       await guest.command(`time dd if=/dev/vda of=/dev/null bs=1M count=${mib} iflag=direct 2>&1`),
       bytes,
     );
-    return { write, read };
+    return { write, read, residentAfterWrite, residentBeforeRead };
   } finally {
-    stop(vm);
+    await stop(vm);
   }
-}
-
-/**
- * Two guests already at their prompts: 10.0.0.2 serves `mib` MiB from tmpfs with busybox httpd and
- * 10.0.0.1 fetches it with wget (busybox nc copies through a small buffer: it measured nc, 10x slower on QEMU).
- */
-async function tcpRate(a: Shell, b: Shell, mib: number): Promise<number> {
-  await a.command('ip addr add 10.0.0.1/24 dev eth0; ip link set eth0 up');
-  await b.command('ip addr add 10.0.0.2/24 dev eth0; ip link set eth0 up');
-  await b.command(
-    `mkdir -p /tmp/www && dd if=/dev/zero of=/tmp/www/big bs=1M count=${mib} 2>/dev/null && httpd -p 8080 -h /tmp/www`,
-  );
-  await a.command('ping -c 1 -W 5 10.0.0.2 >/dev/null && echo linked');
-  const out = await a.command('time wget -q -O /dev/null http://10.0.0.2:8080/big 2>&1');
-  return rate(out, mib * 2 ** 20);
 }
 
 async function tcpOverProcesses(
   command: string,
   argsFor: (side: 'listen' | 'connect') => string[],
   mib: number,
-) {
+): Promise<number> {
   const a = new ChildVm('listening VM', command, argsFor('listen'));
   await new Promise((r) => setTimeout(r, 500));
   const b = new ChildVm('connecting VM', command, argsFor('connect'));
@@ -104,145 +133,218 @@ async function tcpOverProcesses(
     await Promise.all([a.waitFor(PROMPT, 300_000), b.waitFor(PROMPT, 300_000)]);
     return await tcpRate(shell(a), shell(b), mib);
   } finally {
-    stop(a);
-    stop(b);
+    await Promise.all([stop(a), stop(b)]);
   }
 }
 
-async function tcpOverSwitch(mib: number): Promise<number> {
-  const switches = new SwitchRegistry();
-  const vms = ['a', 'b'].map((name, i) => {
-    const mac = Uint8Array.of(0x52, 0x54, 0, 0, 9, i + 1);
-    return new InProcessVm(name, {
-      virtio: [new VirtioNet(switches.get('bench').connect(name, mac), { mac })],
-    });
+/** The in-process switch measurement, run by io-switch.js under the variant's Node. */
+function tcpOverSwitch(variant: Variant, mib: number): number {
+  const r = spawnSync(variant.node.path, [SWITCH_SCRIPT, '--mib', String(mib)], {
+    encoding: 'utf8',
+    timeout: 900_000,
   });
+  const last = r.stdout?.trim().split('\n').pop() ?? '';
   try {
-    await Promise.all(vms.map((vm) => vm.waitFor(PROMPT, 300_000)));
-    return await tcpRate(shell(vms[0]), shell(vms[1]), mib);
-  } finally {
-    for (const vm of vms) vm.stop();
+    const { mbps } = JSON.parse(last) as { mbps: number };
+    if (typeof mbps === 'number') return mbps;
+  } catch {
+    // Reported below.
   }
+  throw new Error(`io-switch.js on ${variant.label} failed (status ${r.status}):\n${r.stderr}${r.stdout}`);
 }
+
+const WORKLOADS = [
+  'blk sequential write',
+  'blk sequential read',
+  'TCP VM-to-VM (switch)',
+  'TCP VM-to-VM (socket)',
+] as const;
+type Workload = (typeof WORKLOADS)[number];
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
+      ...VARIANT_OPTIONS,
       rounds: { type: 'string', default: '3' },
       'blk-mib': { type: 'string', default: '128' },
       'net-mib': { type: 'string', default: '32' },
+      dir: { type: 'string', default: tmpdir() },
       'no-qemu': { type: 'boolean', default: false },
+      'no-net': { type: 'boolean', default: false },
+      json: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
     },
   });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
   const rounds = Number(values.rounds);
   const blkMib = Number(values['blk-mib']);
   const netMib = Number(values['net-mib']);
-  const work = mkdtempSync(join(tmpdir(), 'typervisor-io-'));
-  const qemuKernel = rawKernelForQemu(KERNEL);
-  const image = (name: string): string => {
-    const path = join(work, name);
-    writeFileSync(path, new Uint8Array(0));
-    truncateSync(path, 2 * blkMib * 2 ** 20);
-    return path;
-  };
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error('--rounds must be a positive integer');
+  const variants = resolveVariants(values);
+  const qemu = !values['no-qemu'];
 
-  const results: Record<string, Record<string, number[]>> = {};
-  const record = (who: string, what: string, value: number): void => {
-    results[who] ??= {};
-    results[who][what] ??= [];
-    results[who][what].push(value);
-    console.log(`  ${who.padEnd(22)} ${what.padEnd(26)} ${value.toFixed(1)} MB/s`);
-  };
-  console.log(
-    `I/O benchmark: ${rounds} rounds, ${blkMib} MiB per disk transfer, ${netMib} MiB per TCP transfer, load average ${loadavg()[0].toFixed(2)}`,
-  );
-  let port = 20000 + Math.floor(Math.random() * 20000);
-  for (let round = 0; round < rounds; round++) {
-    const tv = await blockRates(
-      () =>
-        new ChildVm('typervisor', process.execPath, [
-          CLI,
-          'run',
-          '--mem',
-          '256M',
-          '--disk',
-          image(`tv-${round}.img`),
-        ]),
-      blkMib,
+  mkdirSync(values.dir, { recursive: true });
+  const fs = fsType(values.dir);
+  if (fs === 'tmpfs' || fs === 'ramfs') {
+    throw new Error(
+      `--dir ${values.dir} is on ${fs}: its pages cannot be dropped, so the read pass would read RAM; use a disk file system`,
     );
-    record('typervisor', 'blk sequential write', tv.write);
-    record('typervisor', 'blk sequential read', tv.read);
-    if (!values['no-qemu']) {
-      const q = await blockRates(
-        () =>
-          new ChildVm('qemu', 'qemu-system-riscv64', [
-            ...qemuBase(qemuKernel),
-            '-drive',
-            `file=${image(`qemu-${round}.img`)},format=raw,if=none,id=d0,cache=none`,
-            '-device',
-            'virtio-blk-device,drive=d0',
-          ]),
-        blkMib,
-      );
-      record('qemu', 'blk sequential write', q.write);
-      record('qemu', 'blk sequential read', q.read);
-    }
-    record('typervisor', 'TCP VM-to-VM (switch)', await tcpOverSwitch(netMib));
-    const p1 = port++;
-    record(
-      'typervisor',
-      'TCP VM-to-VM (socket)',
-      await tcpOverProcesses(
-        process.execPath,
-        (side) => [
-          CLI,
-          'run',
-          '--net',
-          side === 'listen'
-            ? `listen=127.0.0.1:${p1},mac=52:54:00:00:0a:01`
-            : `socket=127.0.0.1:${p1},mac=52:54:00:00:0a:02`,
-        ],
-        netMib,
-      ),
-    );
-    if (!values['no-qemu']) {
-      const p2 = port++;
-      record(
-        'qemu',
-        'TCP VM-to-VM (socket)',
-        await tcpOverProcesses(
-          'qemu-system-riscv64',
-          (side) => [
-            ...qemuBase(qemuKernel),
-            '-netdev',
-            side === 'listen'
-              ? `socket,id=n0,listen=127.0.0.1:${p2}`
-              : `socket,id=n0,connect=127.0.0.1:${p2}`,
-            '-device',
-            `virtio-net-device,netdev=n0,mac=52:54:00:00:0b:0${side === 'listen' ? 1 : 2}`,
-          ],
-          netMib,
-        ),
-      );
-    }
   }
+  const work = mkdtempSync(join(values.dir, 'typervisor-io-'));
+  try {
+    const kernel = rawKernel(KERNEL, work);
+    const image = (name: string): string => {
+      const path = join(work, name);
+      writeFileSync(path, new Uint8Array(0));
+      truncateSync(path, 2 * blkMib * 2 ** 20);
+      return path;
+    };
+    // QEMU as Typervisor: same guest, virtio-mmio in the modern layout (QEMU 7.2 defaults to legacy).
+    const qemuBase = [...qemuVirtArgs(kernel, INITRD), '-global', 'virtio-mmio.force-legacy=false'];
 
-  const rows = [
-    'blk sequential write',
-    'blk sequential read',
-    'TCP VM-to-VM (switch)',
-    'TCP VM-to-VM (socket)',
-  ];
-  console.log('\n| workload (MB/s, median) | Typervisor | QEMU | Typervisor/QEMU |');
-  console.log('|---|---:|---:|---:|');
-  for (const what of rows) {
-    const t = results.typervisor?.[what];
-    const q =
-      results.qemu?.[what] ?? (what.includes('switch') ? results.qemu?.['TCP VM-to-VM (socket)'] : undefined);
-    const tv = t ? median(t) : Number.NaN;
-    const qv = q ? median(q) : Number.NaN;
-    const note = what.includes('switch') && q ? ' (QEMU: socket)' : '';
-    console.log(`| ${what} | ${tv.toFixed(1)} | ${qv.toFixed(1)}${note} | ${(tv / qv).toFixed(3)} |`);
+    const results = new Map<string, Map<Workload, number[]>>();
+    const resident: number[] = [];
+    const residentAfterWrite: number[] = [];
+    const record = (who: string, what: Workload, value: number): void => {
+      const byWhat = results.get(who) ?? new Map<Workload, number[]>();
+      results.set(who, byWhat);
+      byWhat.set(what, [...(byWhat.get(what) ?? []), value]);
+      console.log(
+        `  ${who.padEnd(16)} ${what.padEnd(24)} ${value.toFixed(1)} MB/s   (load ${loadavg()[0].toFixed(2)})`,
+      );
+    };
+    const loadStart = loadavg()[0];
+    console.log(
+      `I/O benchmark: ${rounds} rounds, ${blkMib} MiB per disk transfer, ${netMib} MiB per TCP transfer, images in ${work} (${fs || 'unknown file system'}), load average ${loadStart.toFixed(2)}`,
+    );
+    console.log(`Typervisor variants:\n  ${describeVariants(variants)}`);
+
+    let port = 20000 + Math.floor(Math.random() * 20000);
+    const who = [...(qemu ? ['QEMU'] : []), ...variants.map((v) => v.label)];
+    for (let round = 0; round < rounds; round++) {
+      // Rotate the order each round, so that no emulator always runs first on a cooler machine.
+      const order = who.map((_, i) => who[(i + round) % who.length]);
+      for (const name of order) {
+        const variant = variants.find((v) => v.label === name);
+        const img = image(`${name.replace(/\W/g, '_')}-${round}.img`);
+        const start = (): ChildVm => {
+          if (!variant) {
+            return new ChildVm('qemu', 'qemu-system-riscv64', [
+              ...qemuBase,
+              '-drive',
+              `file=${img},format=raw,if=none,id=d0,cache=writeback`,
+              '-device',
+              'virtio-blk-device,drive=d0',
+            ]);
+          }
+          const { command, args } = typervisorCommand(variant, 'run', [
+            '--kernel',
+            kernel,
+            '--initrd',
+            INITRD,
+            '--mem',
+            '256M',
+            '--disk',
+            img,
+          ]);
+          return new ChildVm(name, command, args);
+        };
+        const blk = await blockRates(start, img, blkMib);
+        rmSync(img, { force: true });
+        resident.push(blk.residentBeforeRead);
+        residentAfterWrite.push(blk.residentAfterWrite);
+        record(name, 'blk sequential write', blk.write);
+        record(name, 'blk sequential read', blk.read);
+        if (values['no-net']) continue;
+        if (variant) record(name, 'TCP VM-to-VM (switch)', tcpOverSwitch(variant, netMib));
+        const p = port++;
+        const viaSocket = variant
+          ? await tcpOverProcesses(
+              variant.node.path,
+              (side) =>
+                typervisorCommand(variant, 'run', [
+                  '--kernel',
+                  kernel,
+                  '--initrd',
+                  INITRD,
+                  '--mem',
+                  '256M',
+                  '--net',
+                  side === 'listen'
+                    ? `listen=127.0.0.1:${p},mac=52:54:00:00:0a:01`
+                    : `socket=127.0.0.1:${p},mac=52:54:00:00:0a:02`,
+                ]).args,
+              netMib,
+            )
+          : await tcpOverProcesses(
+              'qemu-system-riscv64',
+              (side) => [
+                ...qemuBase,
+                '-netdev',
+                side === 'listen'
+                  ? `socket,id=n0,listen=127.0.0.1:${p}`
+                  : `socket,id=n0,connect=127.0.0.1:${p}`,
+                '-device',
+                `virtio-net-device,netdev=n0,mac=52:54:00:00:0b:0${side === 'listen' ? 1 : 2}`,
+              ],
+              netMib,
+            );
+        record(name, 'TCP VM-to-VM (socket)', viaSocket);
+      }
+    }
+    const loadEnd = loadavg()[0];
+
+    const table: string[][] = [];
+    for (const what of WORKLOADS) {
+      // QEMU has no in-process switch: its socket figure is the reference for both TCP rows.
+      const qSamples = results
+        .get('QEMU')
+        ?.get(what === 'TCP VM-to-VM (switch)' ? 'TCP VM-to-VM (socket)' : what);
+      const q = qSamples ? median(qSamples) : Number.NaN;
+      for (const name of who) {
+        const samples = results.get(name)?.get(what);
+        if (!samples) continue;
+        const v = median(samples);
+        table.push([what, name, fmt(v, 1), name === 'QEMU' ? '' : fmt(v / q, 3)]);
+      }
+    }
+    console.log(
+      `\nMedians of ${rounds} interleaved round(s), load average ${loadStart.toFixed(2)} at the start, ${loadEnd.toFixed(2)} at the end.`,
+    );
+    console.log(
+      `Host page cache: both emulators use it. After the write pass it held ${fmt(median(residentAfterWrite) / 2 ** 20, 1)} MiB of the image (median); ` +
+        `dropped before the read pass, at most ${fmt(Math.max(...resident) / 2 ** 20, 2)} MiB remained.`,
+    );
+    console.log(
+      'x QEMU = MB/s / QEMU MB/s (higher is better; the switch row compares with QEMU over a socket).\n',
+    );
+    printTable(['workload', 'emulator', 'MB/s', 'x QEMU'], table, 2);
+    if (values.json) {
+      writeFileSync(
+        values.json,
+        `${JSON.stringify(
+          {
+            date: new Date().toISOString(),
+            variants: variants.map((v) => ({ label: v.label, node: v.node.version, flags: v.flags })),
+            loadAverage: { start: loadStart, end: loadEnd },
+            rounds,
+            blkMib,
+            netMib,
+            residentAfterWriteBytes: residentAfterWrite,
+            residentBeforeReadBytes: resident,
+            results: Object.fromEntries([...results].map(([k, m]) => [k, Object.fromEntries(m)])),
+          },
+          null,
+          2,
+        )}\n`,
+      );
+      console.log(`\nWrote ${values.json}`);
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
   }
 }
 

@@ -1,28 +1,40 @@
 /** How the benchmarks start the reference: qemu-system-riscv64 -M virt with a kernel and an initramfs. */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 
-/** QEMU 7.2 cannot boot a gzip-compressed Image: returns a raw copy's path (or the path itself). */
-export function rawKernelForQemu(kernel: string): string {
+/** Debian's OpenSBI (package opensbi): the firmware both emulators get for a like-for-like boot. */
+export const DEBIAN_OPENSBI = '/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin';
+
+/**
+ * QEMU 7.2 cannot boot a gzip-compressed Image: returns a raw copy's path in `workDir` (or the path itself). The
+ * benchmarks give this same raw file to Typervisor too, so that neither side decompresses while timed.
+ */
+export function rawKernel(kernel: string, workDir: string): string {
   const bytes = readFileSync(kernel);
   if (bytes[0] !== 0x1f || bytes[1] !== 0x8b) return kernel;
-  const raw = join(mkdtempSync(join(tmpdir(), 'typervisor-qemu-')), 'Image');
+  const raw = join(workDir, basename(kernel).replace(/\.gz$/, ''));
   writeFileSync(raw, gunzipSync(bytes));
   return raw;
 }
 
-/** 256 MiB, serial console on stdio, QEMU's own OpenSBI, the kernel on ttyS0. */
-export function qemuVirtArgs(kernel: string, initrd: string): string[] {
+/**
+ * Serial console on stdio, the kernel on ttyS0. `bios` is QEMU's -bios: 'default' (the OpenSBI build
+ * QEMU ships) or a firmware file.
+ */
+export function qemuVirtArgs(
+  kernel: string,
+  initrd: string,
+  options: { mem?: string; bios?: string } = {},
+): string[] {
   return [
     '-M',
     'virt',
     '-m',
-    '256M',
+    options.mem ?? '256M',
     '-nographic',
     '-bios',
-    'default',
+    options.bios ?? 'default',
     '-kernel',
     kernel,
     '-initrd',

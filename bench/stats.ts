@@ -7,3 +7,10 @@ export function median(values: number[]): number {
   const mid = s.length >> 1;
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
+
+/** The geometric mean of the finite positive values; NaN for none. */
+export function geomean(values: number[]): number {
+  const ok = values.filter((x) => Number.isFinite(x) && x > 0);
+  if (ok.length === 0) return Number.NaN;
+  return Math.exp(ok.reduce((s, x) => s + Math.log(x), 0) / ok.length);
+}

@@ -6,7 +6,8 @@
 #include "bench.h"
 
 #define BUF_BYTES (4u << 20)
-#define PASSES 3
+/* Enough passes for about 0.8 s on QEMU 7.2 TCG here: short runs measure start-up, not code. */
+#define PASSES 20
 
 static uint64_t buf[BUF_BYTES / 8];
 static uint32_t table[256];
@@ -49,7 +50,7 @@ int main(void) {
     crc = crc32_update(crc, (const uint8_t *)buf, BUF_BYTES);
   }
   crc ^= 0xffffffffu;
-  bad |= bench_check_u64("crc32(data)", crc, 0xca77e476u);
+  bad |= bench_check_u64("crc32(data)", crc, 0x817f4a90u);
 
   return bad ? BM_EXIT_WRONG_RESULT : BM_EXIT_OK;
 }

@@ -8,7 +8,8 @@
  */
 #include "bench.h"
 
-#define N 200
+/* About 0.8 s on QEMU 7.2 TCG here; |C| <= 4N keeps every sum exact. */
+#define N 250
 
 static double A[N][N];
 static double B[N][N];
@@ -59,7 +60,7 @@ int main(void) {
     double d;
     uint64_t u;
   } bits = {norm};
-  bad |= bench_check_u64("matmul weighted sum", (uint64_t)weighted, 0xba8238a83ull);
-  bad |= bench_check_u64("matmul frobenius norm bits", bits.u, 0x40ad9d136761023aull);
+  bad |= bench_check_u64("matmul weighted sum", (uint64_t)weighted, 0x1f15e5c382ull);
+  bad |= bench_check_u64("matmul frobenius norm bits", bits.u, 0x40b4a7f143ee59f2ull);
   return bad ? BM_EXIT_WRONG_RESULT : BM_EXIT_OK;
 }
