@@ -13,4 +13,19 @@ declare namespace WebAssembly {
     readonly buffer: ArrayBuffer;
     grow(delta: number): number;
   }
+  // Exported and imported functions have shapes only the caller knows; it narrows them.
+  type AnyFunction = (...args: never[]) => unknown;
+  type ExportValue = AnyFunction | Memory;
+  type Exports = Record<string, ExportValue>;
+  type ImportValue = AnyFunction | Memory | number;
+  type Imports = Record<string, Record<string, ImportValue>>;
+  class Module {
+    constructor(bytes: BufferSource);
+  }
+  class Instance {
+    constructor(module: Module, imports?: Imports);
+    readonly exports: Exports;
+  }
+  function compile(bytes: BufferSource): Promise<Module>;
+  function validate(bytes: BufferSource): boolean;
 }

@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { FlagError, parseConsolePort, parseDisk, parseNet, parseShare } from './device-flags.js';
+import { jitOptions, parseOnOff } from './jit-flags.js';
 import { type RunOptions, runVm } from './run.js';
 import { runElf } from './run-elf.js';
 import { registerServe } from './serve.js';
@@ -54,14 +55,33 @@ program
   .option('--mem <size>', 'RAM size at 0x80000000', option(parseSize, '--mem'), 256 * 1024 * 1024)
   .option('--trace', 'print privilege, pc and instruction bits of every instruction to stderr', false)
   .option('--stats', 'print {"instructions","seconds","mips"} as JSON to stderr at the end', false)
-  .action((file: string, opts: { maxInsns: number; mem: number; trace: boolean; stats: boolean }) => {
-    process.exitCode = runElf(file, {
-      maxInstructions: opts.maxInsns,
-      ramSize: opts.mem,
-      trace: opts.trace,
-      stats: opts.stats,
-    });
-  });
+  .option('--jit <on|off>', 'the WebAssembly tier for hot code', option(parseOnOff, '--jit'), false)
+  .option(
+    '--jit-threshold <n>',
+    'taken branches that make a block hot (0: compile every block before it first runs)',
+    option(parseCount, '--jit-threshold'),
+  )
+  .action(
+    (
+      file: string,
+      opts: {
+        maxInsns: number;
+        mem: number;
+        trace: boolean;
+        stats: boolean;
+        jit: boolean;
+        jitThreshold?: number;
+      },
+    ) => {
+      process.exitCode = runElf(file, {
+        maxInstructions: opts.maxInsns,
+        ramSize: opts.mem,
+        trace: opts.trace,
+        stats: opts.stats,
+        jit: jitOptions(opts.jit, opts.jitThreshold),
+      });
+    },
+  );
 
 program
   .command('run', { isDefault: false })
@@ -140,6 +160,7 @@ program
       ramSize: 64 * 1024 * 1024,
       trace: false,
       stats: true,
+      jit: false,
     });
   });
 

@@ -4,6 +4,7 @@
  */
 import { readFileSync, writeSync } from 'node:fs';
 import type { Hart } from '../cpu/hart.js';
+import type { JitOptions } from '../cpu/jit/jit.js';
 import { BAREMETAL_RAM_BASE, BareMetalMachine } from '../machine/baremetal-machine.js';
 import { ElfError, parseElf } from '../machine/elf.js';
 
@@ -12,6 +13,8 @@ export interface RunElfOptions {
   ramSize: number;
   trace: boolean;
   stats: boolean;
+  /** The compiled tier; false runs the interpreter alone. */
+  jit: JitOptions | false;
 }
 
 /** Exit statuses besides the guest's own code. */
@@ -42,6 +45,7 @@ export function runElf(file: string, options: RunElfOptions): number {
         exit: () => {},
       },
       trace: options.trace ? traceLine : undefined,
+      jit: options.jit,
     });
   } catch (e) {
     if (e instanceof ElfError || e instanceof RangeError) {

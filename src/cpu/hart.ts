@@ -73,6 +73,7 @@ import {
 import { decode16, decode32, decodedImm } from './decoder.js';
 import { Fpu } from './fpu.js';
 import { div64, divu64, mul64, mulh64, mulhsu64, mulhu64, result } from './int64.js';
+import { Jit, type JitHost, type JitOptions } from './jit/jit.js';
 import { Amo, Op, PACK_COMPRESSED } from './opcodes.js';
 import { Pmp } from './pmp.js';
 import { CSR_I32, F_I32, RAM_BYTE, TLB_BYTE, TLB_ENTRIES, TLB_SETS } from './state-layout.js';
@@ -101,6 +102,8 @@ export interface HartOptions {
   readTime?: () => number;
   /** Pages of decoded instructions kept at once. */
   decodeCachePages?: number;
+  /** The compiled (WebAssembly) tier; absent or false: the interpreter alone. */
+  jit?: JitOptions | false;
 }
 
 /** Effective address of a load or store: low word returned, high word left here. */
@@ -112,7 +115,7 @@ function effectiveAddress(baseLo: number, baseHi: number, imm: number): number {
   return lo;
 }
 
-export class Hart {
+export class Hart implements JitHost {
   readonly memory: WebAssembly.Memory;
   readonly bus: PhysicalBus;
   readonly hartId: number;
@@ -138,6 +141,17 @@ export class Hart {
   /** Decoded instructions: packed word and immediate, SLOTS_PER_PAGE per cached page. */
   private readonly dOp: Int32Array;
   private readonly dImm: Int32Array;
+  /**
+   * Per decode slot, for the compiled tier: taken branches left before the slot is hot (> 0), nothing
+   * to do (0), or the compiled entry to run there (< 0). See jit/jit.ts.
+   */
+  readonly jitSlots: Int32Array;
+  /** The compiled tier, or null when the interpreter runs alone. */
+  readonly jit: Jit | null;
+  /** Set when the interpreter stopped at a compiled entry: run() hands over to the tier. */
+  private jitPending = false;
+  /** Traps taken since reset (a trap that retires nothing still uses up budget; see run). */
+  trapsTaken = 0;
   /** For each RAM page, its block in the decode cache, or -1. */
   private readonly pageBlock: Int32Array;
   private readonly blockPage: Int32Array;
@@ -210,6 +224,8 @@ export class Hart {
       this.dOp[this.blockBase(b) + SLOTS_PER_PAGE] = Op.PAGE_END;
       this.dOp[this.blockBase(b) + SLOTS_PER_PAGE + 1] = Op.PAGE_END;
     }
+    this.jitSlots = new Int32Array(this.dOp.length);
+    this.jit = options.jit ? new Jit(this, cachePages, options.jit) : null;
     this.blockPage = new Int32Array(cachePages).fill(-1);
     this.pageBlock = new Int32Array(Math.ceil(bus.ramSize / 4096)).fill(-1);
     this.watchedPages = new Uint8Array(this.pageBlock.length);
@@ -262,7 +278,9 @@ export class Hart {
     const last = Math.min(this.ramSize - 1, offset + length - 1) >>> 12;
     for (let page = first; page <= last; page++) {
       const block = this.pageBlock[page];
-      if (block >= 0) this.dOp.fill(0, this.blockBase(block), this.blockBase(block) + SLOTS_PER_PAGE);
+      if (block < 0) continue;
+      this.dOp.fill(0, this.blockBase(block), this.blockBase(block) + SLOTS_PER_PAGE);
+      this.jit?.invalidate(block, false);
     }
   }
 
@@ -273,6 +291,7 @@ export class Hart {
     const firstSlot = ((offset & 4095) >> 1) - 1;
     const lastSlot = Math.min(SLOTS_PER_PAGE - 1, ((offset & 4095) + size - 1) >> 1);
     for (let s = Math.max(firstSlot, 0); s <= lastSlot; s++) this.dOp[base + s] = 0;
+    if (this.jit?.hasCode(block)) this.jit.invalidate(block, false);
   }
 
   private blockBase(block: number): number {
@@ -289,7 +308,104 @@ export class Hart {
     this.blockPage[block] = page;
     this.pageBlock[page] = block;
     this.dOp.fill(0, this.blockBase(block), this.blockBase(block) + SLOTS_PER_PAGE);
+    if (this.jit !== null) this.jit.invalidate(block, true);
+    this.forgetStoreEntries(page);
     return block;
+  }
+
+  /**
+   * A page that holds decoded (or compiled) code has no entry in the store TLBs, so every store into it
+   * takes the slow path, which invalidates what it overwrites: the fast paths, interpreted and compiled,
+   * never need to check for code.
+   */
+  private forgetStoreEntries(page: number): void {
+    const off = page * 4096;
+    for (let set = 0; set < TLB_SETS; set++) {
+      const kind = 3 * set + ACCESS_STORE;
+      const tags = this.tlbTagLo[kind];
+      const offs = this.tlbOff[kind];
+      for (let i = 0; i < TLB_ENTRIES; i++) if (offs[i] === off) tags[i] = TLB_EMPTY;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // What the compiled tier needs (JitHost).
+
+  get decodedOps(): Int32Array {
+    return this.dOp;
+  }
+
+  get decodedImms(): Int32Array {
+    return this.dImm;
+  }
+
+  blockSlotBase(block: number): number {
+    return this.blockBase(block);
+  }
+
+  decodeInBlock(block: number, slotInPage: number): number {
+    const slot = this.blockBase(block) + slotInPage;
+    if (this.dOp[slot] !== 0) return this.dOp[slot];
+    const ramOff = this.blockPage[block] * 4096 + slotInPage * 2;
+    const low = this.ram16[ramOff >> 1];
+    let w: number;
+    if ((low & 3) !== 3) w = decode16(low);
+    else if (slotInPage === SLOTS_PER_PAGE - 1) return 0;
+    else w = decode32(low | (this.ram16[(ramOff >> 1) + 1] << 16));
+    this.dOp[slot] = w;
+    this.dImm[slot] = decodedImm;
+    return w;
+  }
+
+  execFp(imm: number, rd: number, rs1: number, rs2: number): number {
+    const csr = this.csr;
+    if ((csr[CSR_MSTATUS * 2] & MSTATUS_FS) === 0) return 1;
+    let rm = (imm >>> 8) & 7;
+    if (rm === 7) {
+      rm = csr[CSR_FRM * 2];
+      if (rm > 4) return 1;
+    }
+    this.fpu.exec(imm & 0xff, rd, rs1, rs2, (imm >>> 11) & 31, rm);
+    csr[CSR_MSTATUS * 2] |= MSTATUS_FS;
+    csr[CSR_MSTATUS * 2 + 1] |= MSTATUS_HI_SD;
+    return 0;
+  }
+
+  blockOfSlot(slot: number): number {
+    return ((slot - FIRST_BLOCK) / BLOCK_STRIDE) | 0;
+  }
+
+  tlbSetIndex(): number {
+    return this.tlbSet;
+  }
+
+  get trapSignal(): object {
+    return TRAP_SIGNAL;
+  }
+
+  entrySlot(pc: number): number {
+    const lo = pc | 0;
+    const hi = Math.floor(pc / TWO32) | 0;
+    const idx = (lo >>> 12) & TLB_MASK;
+    const fetchTlb = this.tlbSet + ACCESS_FETCH;
+    if (this.tlbTagLo[fetchTlb][idx] !== (lo & -4096) || this.tlbTagHi[fetchTlb][idx] !== hi) return -1;
+    const block = this.pageBlock[this.tlbOff[fetchTlb][idx] >>> 12];
+    return block < 0 ? -1 : this.blockBase(block) + ((lo & 4095) >> 1);
+  }
+
+  /** A taken branch reached a slot whose counter says hot or compiled: true to enter compiled code. */
+  private jitReach(slot: number, count: number): boolean {
+    if (count < 0) {
+      this.jitPending = true;
+      return true;
+    }
+    this.jit?.hot(slot);
+    // Compiled on the spot (synchronous tier): run it now.
+    if (this.jitSlots[slot] < 0) {
+      this.jitPending = true;
+      return true;
+    }
+    return false;
   }
 
   /** Translates the fetch address `pc` and points the fetch window at its page. */
@@ -367,6 +483,7 @@ export class Hart {
     epcLo: number,
     epcHi: number,
   ): void {
+    this.trapsTaken++;
     const csr = this.csr;
     const priv = this.priv;
     const deleg = interrupt ? csr[CSR_MIDELEG * 2] : csr[CSR_MEDELEG * 2];
@@ -520,7 +637,8 @@ export class Hart {
     const off = pa - this.ramBase;
     if (off >= 0 && off < this.ramSize) {
       const pageBase = pa - (pa % 4096);
-      const watched = access === ACCESS_STORE && this.watchedPages[off >>> 12] !== 0;
+      const watched =
+        access === ACCESS_STORE && (this.watchedPages[off >>> 12] !== 0 || this.pageBlock[off >>> 12] >= 0);
       if (!watched && this.pmp.pageIsUniformlyAllowed(pageBase, access, priv)) {
         const idx = (lo >>> 12) & TLB_MASK;
         const tlb = this.tlbSet + access;
@@ -760,20 +878,71 @@ export class Hart {
       this.warmupCalls--;
       if (budget > 64) budget = 64;
     }
+    if (this.jit?.strict) return this.runCompiledFirst(budget);
     const startRetired = this.retired;
+    // Retired instructions, and budget used: retired instructions plus one per trap taken, so that a
+    // guest whose trap handler faults again (a trap loop retires nothing) still ends the batch.
     let executed = 0;
+    let used = 0;
     this.yieldRequested = false;
-    while (executed < budget) {
+    while (used < budget) {
       try {
-        executed += this.execute(budget - executed, startRetired + executed);
-        break;
+        const ran = this.execute(budget - used, startRetired + executed);
+        executed += ran;
+        used += ran;
+        if (!this.jitPending) break;
+        this.jitPending = false;
+        const jit = this.jit as Jit;
+        used += jit.run(budget - used);
+        executed += jit.retired;
+        this.retired = startRetired + executed;
+        // The tier moved the pc (and maybe the privilege): the interpreter looks its page up again.
+        this.fetchVBase = Number.NaN;
+        if (this.yieldRequested) break;
       } catch (e) {
         if (e !== TRAP_SIGNAL) throw e;
         // Instructions before the trapping one retired; the trapping one did not. The handler's address
         // is already in this.pc.
-        executed += budget - executed - this.remaining - 1;
+        const retired = budget - used - this.remaining - 1;
+        executed += retired;
+        used += retired + 1;
         this.retired = startRetired + executed;
         if (this.yieldRequested) break;
+      }
+    }
+    this.retired = startRetired + executed;
+    return executed;
+  }
+
+  /**
+   * run() for the tier's strict mode (threshold 0): compiled code wherever the tier can run it, compiling
+   * at every pc it reaches, and the interpreter for one instruction at a time where it cannot.
+   */
+  private runCompiledFirst(budget: number): number {
+    const jit = this.jit as Jit;
+    const startRetired = this.retired;
+    let executed = 0;
+    let used = 0;
+    this.yieldRequested = false;
+    while (used < budget && !this.yieldRequested) {
+      try {
+        const spent = jit.run(budget - used, true);
+        used += spent;
+        executed += jit.retired;
+        this.retired = startRetired + executed;
+        this.fetchVBase = Number.NaN;
+        if (spent > 0 || this.yieldRequested) continue;
+        const ran = this.execute(1, startRetired + executed);
+        this.jitPending = false;
+        executed += ran;
+        used += ran;
+        this.retired = startRetired + executed;
+        if (ran === 0) break;
+      } catch (e) {
+        if (e !== TRAP_SIGNAL) throw e;
+        executed += 1 - this.remaining - 1;
+        used += 1;
+        this.retired = startRetired + executed;
       }
     }
     this.retired = startRetired + executed;
@@ -799,7 +968,7 @@ export class Hart {
     const ram32 = this.ram32;
     const dOp = this.dOp;
     const dImm = this.dImm;
-    const pageBlock = this.pageBlock;
+    const jitSlots = this.jitSlots;
     // The TLB set of the current privilege; privilege changes end this call (trap, or a yielding xRET).
     const loadTagLo = this.tlbTagLo[this.tlbSet + ACCESS_LOAD];
     const loadTagHi = this.tlbTagHi[this.tlbSet + ACCESS_LOAD];
@@ -848,6 +1017,12 @@ export class Hart {
           blockStart = this.fetchSlotBase;
           slot = blockStart + ((target - fetchVBase) >> 1);
           n++;
+          const j = jitSlots[slot];
+          // Not at the very start of this call: the tier just handed this pc back (it could not run it).
+          if (j !== 0 && n < budget) {
+            if (j > 1) jitSlots[slot] = j - 1;
+            else if (this.jitReach(slot, j)) break execution;
+          }
           continue;
         }
         case Op.LI:
@@ -1057,6 +1232,11 @@ export class Hart {
             const t = ((slot - blockStart) << 1) + imm;
             if (t >>> 0 < 4096) {
               slot = blockStart + (t >> 1);
+              const j = jitSlots[slot];
+              if (j !== 0) {
+                if (j > 1) jitSlots[slot] = j - 1;
+                else if (this.jitReach(slot, j)) break execution;
+              }
             } else {
               farPc = fetchVBase + t;
               slot = 0;
@@ -1080,6 +1260,11 @@ export class Hart {
           const t = target - fetchVBase;
           if (t >= 0 && t < 4096) {
             slot = blockStart + (t >> 1);
+            const j = jitSlots[slot];
+            if (j !== 0) {
+              if (j > 1) jitSlots[slot] = j - 1;
+              else if (this.jitReach(slot, j)) break execution;
+            }
           } else {
             farPc = target;
             slot = 0;
@@ -1091,6 +1276,11 @@ export class Hart {
             const t = ((slot - blockStart) << 1) + imm;
             if (t >>> 0 < 4096) {
               slot = blockStart + (t >> 1);
+              const j = jitSlots[slot];
+              if (j !== 0) {
+                if (j > 1) jitSlots[slot] = j - 1;
+                else if (this.jitReach(slot, j)) break execution;
+              }
             } else {
               farPc = fetchVBase + t;
               slot = 0;
@@ -1103,6 +1293,11 @@ export class Hart {
             const t = ((slot - blockStart) << 1) + imm;
             if (t >>> 0 < 4096) {
               slot = blockStart + (t >> 1);
+              const j = jitSlots[slot];
+              if (j !== 0) {
+                if (j > 1) jitSlots[slot] = j - 1;
+                else if (this.jitReach(slot, j)) break execution;
+              }
             } else {
               farPc = fetchVBase + t;
               slot = 0;
@@ -1117,6 +1312,11 @@ export class Hart {
             const t = ((slot - blockStart) << 1) + imm;
             if (t >>> 0 < 4096) {
               slot = blockStart + (t >> 1);
+              const j = jitSlots[slot];
+              if (j !== 0) {
+                if (j > 1) jitSlots[slot] = j - 1;
+                else if (this.jitReach(slot, j)) break execution;
+              }
             } else {
               farPc = fetchVBase + t;
               slot = 0;
@@ -1132,6 +1332,11 @@ export class Hart {
             const t = ((slot - blockStart) << 1) + imm;
             if (t >>> 0 < 4096) {
               slot = blockStart + (t >> 1);
+              const j = jitSlots[slot];
+              if (j !== 0) {
+                if (j > 1) jitSlots[slot] = j - 1;
+                else if (this.jitReach(slot, j)) break execution;
+              }
             } else {
               farPc = fetchVBase + t;
               slot = 0;
@@ -1147,6 +1352,11 @@ export class Hart {
             const t = ((slot - blockStart) << 1) + imm;
             if (t >>> 0 < 4096) {
               slot = blockStart + (t >> 1);
+              const j = jitSlots[slot];
+              if (j !== 0) {
+                if (j > 1) jitSlots[slot] = j - 1;
+                else if (this.jitReach(slot, j)) break execution;
+              }
             } else {
               farPc = fetchVBase + t;
               slot = 0;
@@ -1162,6 +1372,11 @@ export class Hart {
             const t = ((slot - blockStart) << 1) + imm;
             if (t >>> 0 < 4096) {
               slot = blockStart + (t >> 1);
+              const j = jitSlots[slot];
+              if (j !== 0) {
+                if (j > 1) jitSlots[slot] = j - 1;
+                else if (this.jitReach(slot, j)) break execution;
+              }
             } else {
               farPc = fetchVBase + t;
               slot = 0;
@@ -1276,7 +1491,6 @@ export class Hart {
             const o = storeOff[idx] + (lo & 4095);
             ram32[o >> 2] = x[rs2];
             ram32[(o >> 2) + 1] = x[rs2 + 1];
-            if (pageBlock[o >>> 12] >= 0) this.invalidateStore(o, 8);
           } else {
             this.pc = fetchVBase + ((slot - blockStart) << 1);
             this.remaining = n;
@@ -1296,7 +1510,6 @@ export class Hart {
           if (storeTagLo[idx] === (lo & -4093) && storeTagHi[idx] === hi) {
             const o = storeOff[idx] + (lo & 4095);
             ram32[o >> 2] = x[rs2];
-            if (pageBlock[o >>> 12] >= 0) this.invalidateStore(o, 4);
           } else {
             this.pc = fetchVBase + ((slot - blockStart) << 1);
             this.remaining = n;
@@ -1316,7 +1529,6 @@ export class Hart {
           if (storeTagLo[idx] === (lo & -4095) && storeTagHi[idx] === hi) {
             const o = storeOff[idx] + (lo & 4095);
             ram16[o >> 1] = x[rs2];
-            if (pageBlock[o >>> 12] >= 0) this.invalidateStore(o, 2);
           } else {
             this.pc = fetchVBase + ((slot - blockStart) << 1);
             this.remaining = n;
@@ -1336,7 +1548,6 @@ export class Hart {
           if (storeTagLo[idx] === (lo & -4096) && storeTagHi[idx] === hi) {
             const o = storeOff[idx] + (lo & 4095);
             ram8[o] = x[rs2];
-            if (pageBlock[o >>> 12] >= 0) this.invalidateStore(o, 1);
           } else {
             this.pc = fetchVBase + ((slot - blockStart) << 1);
             this.remaining = n;
@@ -1461,7 +1672,6 @@ export class Hart {
             const o = storeOff[idx] + (lo & 4095);
             ram32[o >> 2] = x[F_I32 + rs2];
             ram32[(o >> 2) + 1] = x[F_I32 + rs2 + 1];
-            if (pageBlock[o >>> 12] >= 0) this.invalidateStore(o, 8);
             break;
           }
           this.pc = fetchVBase + ((slot - blockStart) << 1);
@@ -1522,7 +1732,7 @@ export class Hart {
   }
 
   /** A jump target that cannot be a valid address faults right away at the target. */
-  private unreachableTarget(lo: number, hi: number): number {
+  unreachableTarget(lo: number, hi: number): number {
     const paged = this.priv !== PRIV_M && this.csr[CSR_SATP * 2 + 1] >>> 28 !== 0;
     this.enterTrap(paged ? CAUSE_FETCH_PAGE_FAULT : CAUSE_FETCH_ACCESS, false, lo, hi, lo, hi);
     throw TRAP_SIGNAL;

@@ -35,6 +35,12 @@ export const SCALAR_INSTRET_LO = SCALAR_PC_LO + 6;
 export const SCALAR_INSTRET_HI = SCALAR_PC_LO + 7;
 export const SCALAR_CYCLE_LO = SCALAR_PC_LO + 8;
 export const SCALAR_CYCLE_HI = SCALAR_PC_LO + 9;
+/** Instructions the compiled tier may still run in this batch (written on entry, read back on exit). */
+export const SCALAR_BUDGET = SCALAR_PC_LO + 10;
+/** Index of the current privilege's first TLB (the hart's tlbSet), for compiled code's inline lookups. */
+export const SCALAR_TLB_SET = SCALAR_PC_LO + 11;
+/** High word of a 64-bit value a JIT helper returns (wasm-to-JS calls pass i32s, not BigInts). */
+export const SCALAR_HELPER_HI = SCALAR_PC_LO + 12;
 
 /** Byte offset of the software TLBs (see mmu.ts for their shape). */
 export const TLB_BYTE = 0x1000;

@@ -6,6 +6,7 @@
 import { MIP_MSIP, MIP_MTIP, MIP_SSIP, MIP_STIP } from '../cpu/constants.js';
 import { CSR_MIE } from '../cpu/csr-numbers.js';
 import { Hart } from '../cpu/hart.js';
+import type { JitOptions } from '../cpu/jit/jit.js';
 import { RAM_BYTE } from '../cpu/state-layout.js';
 import { warmUpInterpreter } from '../cpu/warmup.js';
 import { SystemBus } from './bus.js';
@@ -24,6 +25,8 @@ export interface BareMetalOptions {
   host: HtifHost;
   /** Called before each instruction when tracing (slow: one instruction per batch). */
   trace?: (hart: Hart) => void;
+  /** The compiled tier (compiling synchronously: this machine never yields to the event loop). */
+  jit?: JitOptions | false;
 }
 
 export type RunOutcome =
@@ -46,7 +49,11 @@ export class BareMetalMachine {
     const pages = (RAM_BYTE + ramSize) / 65536;
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
     const bus = new SystemBus(BAREMETAL_RAM_BASE, ramSize);
-    this.hart = new Hart(memory, bus, { readTime: () => this.clock.now() });
+    this.hart = new Hart(memory, bus, {
+      readTime: () => this.clock.now(),
+      // Tracing shows every instruction, which only the interpreter does.
+      jit: options.jit && !options.trace ? { ...options.jit, synchronous: true } : false,
+    });
     this.clint = new Clint(BAREMETAL_CLINT_BASE, [this.hart], this.clock);
     bus.attach(this.clint);
     loadSegments(image, this.hart.ram8, BAREMETAL_RAM_BASE, name);
@@ -59,6 +66,7 @@ export class BareMetalMachine {
       exit: (code) => {
         this.exitCode = code;
         this.hart.yieldRequested = true;
+        options.host.exit(code);
       },
     };
     const toOff = tohost - BAREMETAL_RAM_BASE;
@@ -83,6 +91,7 @@ export class BareMetalMachine {
     const trace = this.options.trace;
     const started = performance.now();
     let total = 0;
+    const trapsAtStart = hart.trapsTaken;
     const elapsed = (): number => (performance.now() - started) / 1000;
     while (this.exitCode === null) {
       this.clint.update();
@@ -92,7 +101,9 @@ export class BareMetalMachine {
           return { kind: 'stuck', instructions: total, seconds: elapsed(), pc: hart.pc };
         continue;
       }
-      if (total >= limit) return { kind: 'limit', instructions: total, seconds: elapsed() };
+      // Traps count towards the limit too: a trap loop retires nothing and would run forever.
+      if (total + hart.trapsTaken - trapsAtStart >= limit)
+        return { kind: 'limit', instructions: total, seconds: elapsed() };
       const budget = trace ? 1 : Math.min(BATCH, limit - total);
       if (trace) trace(hart);
       total += hart.run(budget);

@@ -9,6 +9,12 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { FromRunner, ToRunner } from './runner-protocol.js';
 
+/**
+ * The smallest heap cap a thread runner gets: under 3 MiB, Node 24 aborts the whole process ("GC
+ * during deserialization") instead of ending the worker with ERR_WORKER_OUT_OF_MEMORY.
+ */
+const MIN_THREAD_HEAP_MIB = 4;
+
 export interface SpawnOptions {
   /**
    * A thread runner's cap on its JavaScript heap (V8 resource limits; guest RAM is a WebAssembly memory
@@ -129,7 +135,7 @@ class ThreadRunner implements RunnerHandle {
     const heapMiB =
       options.heapLimitBytes === undefined
         ? undefined
-        : Math.max(1, Math.floor(options.heapLimitBytes / 2 ** 20));
+        : Math.max(MIN_THREAD_HEAP_MIB, Math.floor(options.heapLimitBytes / 2 ** 20));
     this.worker = new Worker(RUNNER_MAIN, {
       stdout: false,
       stderr: false,

@@ -106,7 +106,8 @@ test('a thread runner over its heap cap is ended with a clear reason; the daemon
   timeout: 60_000,
 }, async () => {
   const { dir, images, spec } = setup();
-  // 1 MiB of overhead: no runner's JavaScript fits, so the cap strikes while the thread starts.
+  // 1 MiB of overhead, raised to the 4 MiB floor: no runner's JavaScript fits, so the cap strikes
+  // while the thread starts.
   const manager = await VmManager.open({
     dataDir: join(dir, 'data'),
     imageRoots: [{ path: images, readOnly: true }],
@@ -118,7 +119,7 @@ test('a thread runner over its heap cap is ended with a clear reason; the daemon
     const info = await waitState(manager, 'small', ['crashed']);
     assert.match(
       info.reason ?? '',
-      /^memory cap exceeded: the runner thread's JavaScript heap reached its limit of 1 MiB$/,
+      /^memory cap exceeded: the runner thread's JavaScript heap reached its limit of 4 MiB$/,
     );
   } finally {
     await manager.close();

@@ -1,0 +1,1123 @@
+/**
+ * Translates a region (region.ts) into one WebAssembly module with one exported function,
+ * `run(entryBlock) -> exit code`, that executes the region's blocks on the hart's state in place.
+ *
+ * Contract with the runtime (jit.ts), all through the hart's state memory (state-layout.ts):
+ * - On entry: the pc scalar holds the pc of the entry block (its page's virtual base is pc & ~4095),
+ *   the budget scalar how many instructions may run, the TLB-set scalar the current privilege's TLBs.
+ * - Integer registers live in i64 locals, loaded on entry and written back on exit. The budget is
+ *   taken per block before it runs; a block that does not fit exits before its first instruction, so
+ *   the budget is never overrun and instret is exact at every exit.
+ * - On exit: the pc scalar holds the next pc, the budget scalar what is left; the result is EXIT_NEXT
+ *   (continue at pc) or EXIT_JUMP (pc is an indirect target the runtime must check).
+ * - Loads and stores look up the same software TLB as the interpreter, inline; a miss (page walk,
+ *   device, misaligned, PMP) calls the interpreter's slow path through an imported helper. Before
+ *   such a call the region writes back its registers, the pc of the access and the budget as it
+ *   stands at that instruction, so a trap the helper throws (it unwinds through the wasm frame) leaves
+ *   exactly the state the interpreter would have left.
+ * - Pages holding decoded code never have fast store TLB entries (see Hart.translate), so compiled
+ *   stores into code always take the helper, which invalidates what they overwrite.
+ */
+import { MSTATUS_FS, MSTATUS_HI_SD } from '../constants.js';
+import { CSR_MSTATUS } from '../csr-numbers.js';
+import { FpOp } from '../fp-ops.js';
+import { Op } from '../opcodes.js';
+import {
+  CSR_BYTE,
+  F_REGS_BYTE,
+  RAM_BYTE,
+  SCALAR_BUDGET,
+  SCALAR_HELPER_HI,
+  SCALAR_PC_LO,
+  SCALAR_TLB_SET,
+  TLB_BYTE,
+  TLB_ENTRIES,
+  X_SINK,
+} from '../state-layout.js';
+import { isBranch, type Region, SLOTS_PER_PAGE, slotLength, staticTarget } from './region.js';
+import { type ByteWriter, I32, I64, ModuleBuilder, VOID, W } from './wasm-encoder.js';
+
+export const EXIT_NEXT = 0;
+export const EXIT_JUMP = 1;
+
+/** Bytes of one TLB (tag lo, tag hi, RAM offset arrays of TLB_ENTRIES int32 each). */
+const TLB_STRIDE = 3 * 4 * TLB_ENTRIES;
+const TAG_HI = 4 * TLB_ENTRIES;
+const TLB_OFF = 8 * TLB_ENTRIES;
+const ACCESS_LOAD = 1;
+const ACCESS_STORE = 2;
+
+const PC_BYTE = SCALAR_PC_LO * 4;
+const BUDGET_BYTE = SCALAR_BUDGET * 4;
+const TLB_SET_BYTE = SCALAR_TLB_SET * 4;
+const HELPER_HI_BYTE = SCALAR_HELPER_HI * 4;
+
+// Fixed locals (param 0 is the entry block index).
+const L_ENTRY = 0;
+const L_N = 1;
+const L_NEXT = 2;
+const L_VBASE = 3;
+const L_TLB_LOAD = 4;
+const L_TLB_STORE = 5;
+const L_EXIT_PC = 6;
+const L_CODE = 7;
+const L_EA = 8;
+const L_LO = 9;
+const L_HI = 10;
+const L_ENT = 11;
+const L_T = 12;
+const FIXED_LOCALS: number[] = [I32, I32, I64, I32, I32, I64, I32, I64, I32, I32, I32, I64];
+
+/** Imported helpers, in import order. */
+export interface JitHelpers {
+  /** Slow load of `size` bytes at (lo, hi): the value's low word; the high word in the helper-hi scalar. */
+  load(lo: number, hi: number, size: number): number;
+  /** Slow store; returns nonzero when compiled code must stop after this instruction. */
+  store(lo: number, hi: number, size: number, vLo: number, vHi: number): number;
+  /**
+   * One FP operation (the decoded immediate and register fields) by the exact FPU; returns nonzero,
+   * having done nothing, when it must trap (FS off, a reserved rounding mode): the interpreter then runs it.
+   */
+  fp(imm: number, rd: number, rs1: number, rs2: number): number;
+}
+
+const MSTATUS_BYTE = CSR_BYTE + CSR_MSTATUS * 8;
+
+/** FP operations that read an integer register (rs1) through the state memory. */
+const FP_INT_SOURCE = new Set<number>([
+  FpOp.FCVT_S_W,
+  FpOp.FCVT_S_WU,
+  FpOp.FCVT_S_L,
+  FpOp.FCVT_S_LU,
+  FpOp.FMV_W_X,
+  FpOp.FCVT_D_W,
+  FpOp.FCVT_D_WU,
+  FpOp.FCVT_D_L,
+  FpOp.FCVT_D_LU,
+  FpOp.FMV_D_X,
+]);
+/** FP operations that write an integer register (rd) through the state memory. */
+const FP_INT_DEST = new Set<number>([
+  FpOp.FCVT_W_S,
+  FpOp.FCVT_WU_S,
+  FpOp.FCVT_L_S,
+  FpOp.FCVT_LU_S,
+  FpOp.FMV_X_W,
+  FpOp.FEQ_S,
+  FpOp.FLT_S,
+  FpOp.FLE_S,
+  FpOp.FCLASS_S,
+  FpOp.FCVT_W_D,
+  FpOp.FCVT_WU_D,
+  FpOp.FCVT_L_D,
+  FpOp.FCVT_LU_D,
+  FpOp.FMV_X_D,
+  FpOp.FEQ_D,
+  FpOp.FLT_D,
+  FpOp.FLE_D,
+  FpOp.FCLASS_D,
+]);
+
+/** The integer registers an instruction reads and the one it writes (-1 for none); x0 is 0. */
+export function integerRegisters(w: number, imm: number): { reads: number[]; write: number } {
+  const op = w & 0xff;
+  const rd = ((w >>> 8) & 0x7f) >> 1;
+  const rs1 = ((w >>> 15) & 0x3f) >> 1;
+  const rs2 = ((w >>> 21) & 0x3f) >> 1;
+  switch (op) {
+    case Op.FLW:
+    case Op.FLD:
+    case Op.FSW:
+    case Op.FSD:
+      return { reads: [rs1], write: -1 };
+    case Op.FP: {
+      const fop = imm & 0xff;
+      return { reads: FP_INT_SOURCE.has(fop) ? [rs1] : [], write: FP_INT_DEST.has(fop) ? rd : -1 };
+    }
+    default:
+      return { reads: [rs1, rs2], write: rd };
+  }
+}
+
+export interface Translation {
+  bytes: Uint8Array;
+  /** Instructions in the region. */
+  instructions: number;
+}
+
+const LOAD_SIZE: Record<number, number> = {
+  [Op.LB]: 1,
+  [Op.LBU]: 1,
+  [Op.LH]: 2,
+  [Op.LHU]: 2,
+  [Op.LW]: 4,
+  [Op.LWU]: 4,
+  [Op.LD]: 8,
+};
+const STORE_SIZE: Record<number, number> = { [Op.SB]: 1, [Op.SH]: 2, [Op.SW]: 4, [Op.SD]: 8 };
+
+/** wasm load opcode that reads RAM into an i64 with the op's extension. */
+const LOAD_INSN: Record<number, number> = {
+  [Op.LB]: W.i64Load8S,
+  [Op.LBU]: W.i64Load8U,
+  [Op.LH]: W.i64Load16S,
+  [Op.LHU]: W.i64Load16U,
+  [Op.LW]: W.i64Load32S,
+  [Op.LWU]: W.i64Load32U,
+  [Op.LD]: W.i64Load,
+};
+const STORE_INSN: Record<number, number> = {
+  [Op.SB]: W.i64Store8,
+  [Op.SH]: W.i64Store16,
+  [Op.SW]: W.i64Store32,
+  [Op.SD]: W.i64Store,
+};
+/** Sign-extension opcodes (WebAssembly 2.0). */
+const I64_EXTEND8_S = 0xc2;
+const I64_EXTEND16_S = 0xc3;
+const I64_EXTEND32_S = 0xc4;
+const LOG2: Record<number, number> = { 1: 0, 2: 1, 4: 2, 8: 3 };
+
+/** The TLB tag a naturally aligned access of `size` bytes compares with (misaligned ones miss). */
+function tagMask(size: number): number {
+  return -4096 | (size - 1);
+}
+
+class Emitter {
+  private readonly b: ByteWriter;
+  private readonly region: Region;
+  private readonly ops: Int32Array;
+  private readonly imms: Int32Array;
+  private readonly regLocal: Int32Array;
+  private readonly written: number[];
+  private readonly fnMulhu: number;
+  private readonly fnLoad: number;
+  private readonly fnStore: number;
+  private readonly fnFp: number;
+  /** Labels open around the code being emitted, counting from the block's own position. */
+  private depth = 0;
+  /** Label depth of the dispatch loop and the epilogue block from the current block's code. */
+  private dispatchDepth = 0;
+  private epilogueDepth = 0;
+
+  constructor(
+    body: ByteWriter,
+    region: Region,
+    ops: Int32Array,
+    imms: Int32Array,
+    regLocal: Int32Array,
+    written: number[],
+    fns: { mulhu: number; load: number; store: number; fp: number },
+  ) {
+    this.b = body;
+    this.region = region;
+    this.ops = ops;
+    this.imms = imms;
+    this.regLocal = regLocal;
+    this.written = written;
+    this.fnMulhu = fns.mulhu;
+    this.fnLoad = fns.load;
+    this.fnStore = fns.store;
+    this.fnFp = fns.fp;
+  }
+
+  // --- small emitters ---------------------------------------------------------------------------
+
+  private op(code: number): void {
+    this.b.byte(code);
+  }
+  private get(local: number): void {
+    this.b.byte(W.localGet).u32(local);
+  }
+  private set(local: number): void {
+    this.b.byte(W.localSet).u32(local);
+  }
+  private tee(local: number): void {
+    this.b.byte(W.localTee).u32(local);
+  }
+  private i32(v: number): void {
+    this.b.byte(W.i32Const).sleb(v | 0);
+  }
+  private i64(v: number): void {
+    this.b.byte(W.i64Const).sleb(v);
+  }
+  private mem(code: number, align: number, offset: number): void {
+    this.b.byte(code).u32(align).u32(offset);
+  }
+  private open(kind: number, type: number = VOID): void {
+    this.b.byte(kind).byte(type);
+    this.depth++;
+  }
+  private close(): void {
+    this.b.byte(W.end);
+    this.depth--;
+  }
+  /** Pushes guest register r (x0 reads as zero). */
+  private reg(r: number): void {
+    if (r === 0) this.i64(0);
+    else this.get(this.regLocal[r]);
+  }
+  /** Pops a value into guest register r (x0, encoded as the sink, discards it). */
+  private setReg(r: number): void {
+    if (r === 0 || r === X_SINK) this.op(W.drop);
+    else this.set(this.regLocal[r]);
+  }
+
+  /** Writes every register the region writes back to the state memory. */
+  private spillRegisters(): void {
+    for (const r of this.written) {
+      this.i32(0);
+      this.get(this.regLocal[r]);
+      this.mem(W.i64Store, 3, 8 * r);
+    }
+  }
+
+  /** Leaves through the epilogue: next pc = vbase + byteOffset, `unretired` instructions given back. */
+  private exitAt(byteOffset: number, unretired: number): void {
+    this.get(L_VBASE);
+    this.i64(byteOffset);
+    this.op(W.i64Add);
+    this.set(L_EXIT_PC);
+    if (unretired !== 0) {
+      this.get(L_N);
+      this.i32(unretired);
+      this.op(W.i32Add);
+      this.set(L_N);
+    }
+    this.i32(0);
+    this.set(L_CODE);
+    this.b.byte(W.br).u32(this.epilogueDepth + this.depth);
+  }
+
+  /** Continues at `slot` (the next block, or an exit to the interpreter there). */
+  private goto(slot: number): void {
+    const index = this.region.blockAt.get(slot);
+    if (index === undefined) {
+      this.exitAt(slot * 2, 0);
+      return;
+    }
+    this.i32(index);
+    this.set(L_NEXT);
+    this.b.byte(W.br).u32(this.dispatchDepth + this.depth);
+  }
+
+  /** State a helper that may trap needs: registers, the access's pc, the budget before it. */
+  private beforeHelper(slot: number, unretired: number): void {
+    this.spillRegisters();
+    this.i32(0);
+    this.get(L_VBASE);
+    this.i64(slot * 2);
+    this.op(W.i64Add);
+    this.mem(W.i64Store, 3, PC_BYTE);
+    this.i32(0);
+    this.get(L_N);
+    this.i32(unretired);
+    this.op(W.i32Add);
+    this.mem(W.i32Store, 2, BUDGET_BYTE);
+  }
+
+  // --- function -----------------------------------------------------------------------------------
+
+  emitFunction(): void {
+    const b = this.b;
+    const blocks = this.region.blocks;
+    // Prologue.
+    this.i32(0);
+    this.mem(W.i64Load, 3, PC_BYTE);
+    this.i64(-4096);
+    this.op(W.i64And);
+    this.set(L_VBASE);
+    this.i32(0);
+    this.mem(W.i32Load, 2, BUDGET_BYTE);
+    this.set(L_N);
+    this.i32(0);
+    this.mem(W.i32Load, 2, TLB_SET_BYTE);
+    this.tee(L_TLB_LOAD);
+    this.i32(TLB_STRIDE);
+    this.op(W.i32Mul);
+    this.i32(TLB_BYTE + ACCESS_STORE * TLB_STRIDE);
+    this.op(W.i32Add);
+    this.set(L_TLB_STORE);
+    this.get(L_TLB_LOAD);
+    this.i32(TLB_STRIDE);
+    this.op(W.i32Mul);
+    this.i32(TLB_BYTE + ACCESS_LOAD * TLB_STRIDE);
+    this.op(W.i32Add);
+    this.set(L_TLB_LOAD);
+    for (let r = 1; r < 32; r++) {
+      if (this.regLocal[r] < 0) continue;
+      this.i32(0);
+      this.mem(W.i64Load, 3, 8 * r);
+      this.set(this.regLocal[r]);
+    }
+    this.get(L_ENTRY);
+    this.set(L_NEXT);
+
+    // block $epilogue / loop $dispatch / block $default / block $b(N-1) ... block $b0
+    b.byte(W.block).byte(VOID);
+    b.byte(W.loop).byte(VOID);
+    b.byte(W.block).byte(VOID);
+    for (let i = blocks.length - 1; i >= 0; i--) b.byte(W.block).byte(VOID);
+    this.get(L_NEXT);
+    b.byte(W.brTable).u32(blocks.length);
+    for (let i = 0; i < blocks.length; i++) b.u32(i);
+    b.u32(blocks.length);
+    for (let k = 0; k < blocks.length; k++) {
+      b.byte(W.end);
+      // Open now: $b(k+1)..$b(N-1), $default, $dispatch, $epilogue.
+      this.dispatchDepth = blocks.length - k;
+      this.epilogueDepth = blocks.length - k + 1;
+      this.depth = 0;
+      this.emitBlock(k);
+    }
+    b.byte(W.end); // $default
+    b.byte(W.unreachable);
+    b.byte(W.end); // $dispatch
+    b.byte(W.end); // $epilogue
+    // Epilogue.
+    this.spillRegisters();
+    this.i32(0);
+    this.get(L_EXIT_PC);
+    this.mem(W.i64Store, 3, PC_BYTE);
+    this.i32(0);
+    this.get(L_N);
+    this.mem(W.i32Store, 2, BUDGET_BYTE);
+    this.get(L_CODE);
+  }
+
+  private emitBlock(index: number): void {
+    const block = this.region.blocks[index];
+    const len = block.slots.length;
+    // The budget: a block that does not fit runs in the interpreter instead.
+    this.get(L_N);
+    this.i32(len);
+    this.op(W.i32LtS);
+    this.open(W.if);
+    this.exitAt(block.start * 2, 0);
+    this.close();
+    this.get(L_N);
+    this.i32(len);
+    this.op(W.i32Sub);
+    this.set(L_N);
+    for (let k = 0; k < len; k++) {
+      const slot = block.slots[k];
+      const w = this.ops[slot];
+      const op = w & 0xff;
+      if (isBranch(op) || op === Op.JAL || op === Op.JALR) {
+        this.emitControl(slot, w, this.imms[slot]);
+        return;
+      }
+      this.emitInstruction(slot, w, this.imms[slot], len - k);
+    }
+    this.goto(block.next);
+  }
+
+  private emitControl(slot: number, w: number, imm: number): void {
+    const op = w & 0xff;
+    const rd = ((w >>> 8) & 0x7f) >> 1;
+    const rs1 = ((w >>> 15) & 0x3f) >> 1;
+    const rs2 = ((w >>> 21) & 0x3f) >> 1;
+    const after = slot + slotLength(w);
+    if (op === Op.JAL) {
+      this.get(L_VBASE);
+      this.i64(after * 2);
+      this.op(W.i64Add);
+      this.setReg(rd);
+      this.jumpTo(slot, imm);
+      return;
+    }
+    if (op === Op.JALR) {
+      // Target first: rd may be rs1.
+      this.reg(rs1);
+      this.i64(imm);
+      this.op(W.i64Add);
+      this.i64(-2);
+      this.op(W.i64And);
+      this.set(L_EXIT_PC);
+      this.get(L_VBASE);
+      this.i64(after * 2);
+      this.op(W.i64Add);
+      this.setReg(rd);
+      this.i32(1);
+      this.set(L_CODE);
+      this.b.byte(W.br).u32(this.epilogueDepth + this.depth);
+      return;
+    }
+    this.reg(rs1);
+    this.reg(rs2);
+    switch (op) {
+      case Op.BEQ:
+        this.op(W.i64Eq);
+        break;
+      case Op.BNE:
+        this.op(W.i64Ne);
+        break;
+      case Op.BLT:
+        this.op(W.i64LtS);
+        break;
+      case Op.BGE:
+        this.op(W.i64GeS);
+        break;
+      case Op.BLTU:
+        this.op(W.i64LtU);
+        break;
+      default:
+        this.op(W.i64GeU);
+        break;
+    }
+    this.open(W.if);
+    this.jumpTo(slot, imm);
+    this.close();
+    this.goto(after);
+  }
+
+  /** A static jump from `slot` by `imm` bytes: inside the page a block, else an exit to the target. */
+  private jumpTo(slot: number, imm: number): void {
+    const t = staticTarget(slot, imm);
+    if (t >= 0) this.goto(t);
+    else this.exitAt(slot * 2 + imm, 0);
+  }
+
+  /** One non-control instruction; `unretired` counts it and the rest of its block. */
+  private emitInstruction(slot: number, w: number, imm: number, unretired: number): void {
+    const op = w & 0xff;
+    const rd = ((w >>> 8) & 0x7f) >> 1;
+    const rs1 = ((w >>> 15) & 0x3f) >> 1;
+    const rs2 = ((w >>> 21) & 0x3f) >> 1;
+    if (op in LOAD_SIZE) {
+      this.emitLoad(slot, op, rd, rs1, imm, unretired);
+      return;
+    }
+    if (op in STORE_SIZE) {
+      this.emitStore(slot, w, op, rs1, rs2, imm, unretired);
+      return;
+    }
+    if (op === Op.FLW || op === Op.FLD) {
+      this.emitFloatLoad(slot, op, rd, rs1, imm, unretired);
+      return;
+    }
+    if (op === Op.FSW || op === Op.FSD) {
+      this.emitFloatStore(slot, w, op, rs1, rs2, imm, unretired);
+      return;
+    }
+    if (op === Op.FP) {
+      this.emitFloatOp(slot, rd, rs1, rs2, imm, unretired);
+      return;
+    }
+    switch (op) {
+      case Op.FENCE:
+      case Op.FENCE_I:
+        // One hart, and stores invalidate compiled and decoded code themselves.
+        return;
+      case Op.LI:
+      case Op.LUI:
+        this.i64(imm);
+        break;
+      case Op.MV:
+        this.reg(rs1);
+        break;
+      case Op.AUIPC:
+        this.get(L_VBASE);
+        this.i64(slot * 2 + imm);
+        this.op(W.i64Add);
+        break;
+      case Op.ADDI:
+        this.binImm(rs1, imm, W.i64Add);
+        break;
+      case Op.XORI:
+        this.binImm(rs1, imm, W.i64Xor);
+        break;
+      case Op.ORI:
+        this.binImm(rs1, imm, W.i64Or);
+        break;
+      case Op.ANDI:
+        this.binImm(rs1, imm, W.i64And);
+        break;
+      case Op.SLTI:
+        this.binImm(rs1, imm, W.i64LtS);
+        this.op(W.i64ExtendI32U);
+        break;
+      case Op.SLTIU:
+        this.binImm(rs1, imm, W.i64LtU);
+        this.op(W.i64ExtendI32U);
+        break;
+      case Op.SLLI:
+        this.binImm(rs1, imm, W.i64Shl);
+        break;
+      case Op.SRLI:
+        this.binImm(rs1, imm, W.i64ShrU);
+        break;
+      case Op.SRAI:
+        this.binImm(rs1, imm, W.i64ShrS);
+        break;
+      case Op.ADDIW:
+        this.word(rs1);
+        this.i32(imm);
+        this.op(W.i32Add);
+        this.op(W.i64ExtendI32S);
+        break;
+      case Op.SLLIW:
+        this.word(rs1);
+        this.i32(imm);
+        this.op(W.i32Shl);
+        this.op(W.i64ExtendI32S);
+        break;
+      case Op.SRLIW:
+        this.word(rs1);
+        this.i32(imm);
+        this.op(W.i32ShrU);
+        this.op(W.i64ExtendI32S);
+        break;
+      case Op.SRAIW:
+        this.word(rs1);
+        this.i32(imm);
+        this.op(W.i32ShrS);
+        this.op(W.i64ExtendI32S);
+        break;
+      case Op.ADD:
+        this.bin(rs1, rs2, W.i64Add);
+        break;
+      case Op.SUB:
+        this.bin(rs1, rs2, W.i64Sub);
+        break;
+      case Op.AND:
+        this.bin(rs1, rs2, W.i64And);
+        break;
+      case Op.OR:
+        this.bin(rs1, rs2, W.i64Or);
+        break;
+      case Op.XOR:
+        this.bin(rs1, rs2, W.i64Xor);
+        break;
+      case Op.SLL:
+        this.bin(rs1, rs2, W.i64Shl);
+        break;
+      case Op.SRL:
+        this.bin(rs1, rs2, W.i64ShrU);
+        break;
+      case Op.SRA:
+        this.bin(rs1, rs2, W.i64ShrS);
+        break;
+      case Op.SLT:
+        this.bin(rs1, rs2, W.i64LtS);
+        this.op(W.i64ExtendI32U);
+        break;
+      case Op.SLTU:
+        this.bin(rs1, rs2, W.i64LtU);
+        this.op(W.i64ExtendI32U);
+        break;
+      case Op.MUL:
+        this.bin(rs1, rs2, W.i64Mul);
+        break;
+      case Op.ADDW:
+        this.binWord(rs1, rs2, W.i32Add);
+        break;
+      case Op.SUBW:
+        this.binWord(rs1, rs2, W.i32Sub);
+        break;
+      case Op.SLLW:
+        this.binWord(rs1, rs2, W.i32Shl);
+        break;
+      case Op.SRLW:
+        this.binWord(rs1, rs2, W.i32ShrU);
+        break;
+      case Op.SRAW:
+        this.binWord(rs1, rs2, W.i32ShrS);
+        break;
+      case Op.MULW:
+        this.binWord(rs1, rs2, W.i32Mul);
+        break;
+      case Op.MULHU:
+        this.reg(rs1);
+        this.reg(rs2);
+        this.b.byte(W.call).u32(this.fnMulhu);
+        break;
+      case Op.MULH:
+      case Op.MULHSU:
+        this.emitMulhSigned(op, rs1, rs2);
+        break;
+      case Op.DIV:
+      case Op.DIVU:
+      case Op.REM:
+      case Op.REMU:
+        this.emitDivide(op, rs1, rs2);
+        break;
+      case Op.DIVW:
+      case Op.DIVUW:
+      case Op.REMW:
+      case Op.REMUW:
+        this.emitDivideWord(op, rs1, rs2);
+        break;
+      default:
+        throw new Error(`translate: op ${op} is not compiled`);
+    }
+    this.setReg(rd);
+  }
+
+  private binImm(rs1: number, imm: number, code: number): void {
+    this.reg(rs1);
+    this.i64(imm);
+    this.op(code);
+  }
+
+  private bin(rs1: number, rs2: number, code: number): void {
+    this.reg(rs1);
+    this.reg(rs2);
+    this.op(code);
+  }
+
+  private word(r: number): void {
+    this.reg(r);
+    this.op(W.i32WrapI64);
+  }
+
+  private binWord(rs1: number, rs2: number, code: number): void {
+    this.word(rs1);
+    this.word(rs2);
+    this.op(code);
+    this.op(W.i64ExtendI32S);
+  }
+
+  /** mulh = mulhu - (a < 0 ? b : 0) - (b < 0 ? a : 0); mulhsu drops the second correction. */
+  private emitMulhSigned(op: number, rs1: number, rs2: number): void {
+    this.reg(rs1);
+    this.reg(rs2);
+    this.b.byte(W.call).u32(this.fnMulhu);
+    this.reg(rs2);
+    this.reg(rs1);
+    this.i64(63);
+    this.op(W.i64ShrS);
+    this.op(W.i64And);
+    this.op(W.i64Sub);
+    if (op === Op.MULH) {
+      this.reg(rs1);
+      this.reg(rs2);
+      this.i64(63);
+      this.op(W.i64ShrS);
+      this.op(W.i64And);
+      this.op(W.i64Sub);
+    }
+  }
+
+  /** RISC-V division never traps: x/0 = all ones (rem: x), MIN/-1 = MIN (rem: 0). */
+  private emitDivide(op: number, rs1: number, rs2: number): void {
+    const signed = op === Op.DIV || op === Op.REM;
+    const rem = op === Op.REM || op === Op.REMU;
+    this.reg(rs2);
+    this.op(W.i64Eqz);
+    this.open(W.if, I64);
+    if (rem) this.reg(rs1);
+    else this.i64(-1);
+    this.b.byte(W.else);
+    if (signed) {
+      this.reg(rs1);
+      this.i64(-(2 ** 63));
+      this.op(W.i64Eq);
+      this.reg(rs2);
+      this.i64(-1);
+      this.op(W.i64Eq);
+      this.op(W.i32And);
+      this.open(W.if, I64);
+      if (rem) this.i64(0);
+      else this.reg(rs1);
+      this.b.byte(W.else);
+      this.reg(rs1);
+      this.reg(rs2);
+      this.op(rem ? W.i64RemS : W.i64DivS);
+      this.close();
+    } else {
+      this.reg(rs1);
+      this.reg(rs2);
+      this.op(rem ? W.i64RemU : W.i64DivU);
+    }
+    this.close();
+  }
+
+  private emitDivideWord(op: number, rs1: number, rs2: number): void {
+    const signed = op === Op.DIVW || op === Op.REMW;
+    const rem = op === Op.REMW || op === Op.REMUW;
+    this.word(rs2);
+    this.op(W.i32Eqz);
+    this.open(W.if, I32);
+    if (rem) this.word(rs1);
+    else this.i32(-1);
+    this.b.byte(W.else);
+    if (signed) {
+      this.word(rs1);
+      this.i32(-(2 ** 31));
+      this.op(W.i32Eq);
+      this.word(rs2);
+      this.i32(-1);
+      this.op(W.i32Eq);
+      this.op(W.i32And);
+      this.open(W.if, I32);
+      if (rem) this.i32(0);
+      else this.word(rs1);
+      this.b.byte(W.else);
+      this.word(rs1);
+      this.word(rs2);
+      this.op(rem ? W.i32RemS : W.i32DivS);
+      this.close();
+    } else {
+      this.word(rs1);
+      this.word(rs2);
+      this.op(rem ? W.i32RemU : W.i32DivU);
+    }
+    this.close();
+    this.op(W.i64ExtendI32S);
+  }
+
+  /**
+   * Effective address into L_EA/L_LO/L_HI and the TLB entry's address into L_ENT; leaves the hit test
+   * (tag lo and tag hi both match) on the stack.
+   */
+  private tlbProbe(rs1: number, imm: number, size: number, tlbLocal: number): void {
+    this.reg(rs1);
+    this.i64(imm);
+    this.op(W.i64Add);
+    this.tee(L_EA);
+    this.op(W.i32WrapI64);
+    this.tee(L_LO);
+    this.i32(12);
+    this.op(W.i32ShrU);
+    this.i32(TLB_ENTRIES - 1);
+    this.op(W.i32And);
+    this.i32(2);
+    this.op(W.i32Shl);
+    this.get(tlbLocal);
+    this.op(W.i32Add);
+    this.tee(L_ENT);
+    this.mem(W.i32Load, 2, 0);
+    this.get(L_LO);
+    this.i32(tagMask(size));
+    this.op(W.i32And);
+    this.op(W.i32Eq);
+    this.get(L_ENT);
+    this.mem(W.i32Load, 2, TAG_HI);
+    this.get(L_EA);
+    this.i64(32);
+    this.op(W.i64ShrU);
+    this.op(W.i32WrapI64);
+    this.tee(L_HI);
+    this.op(W.i32Eq);
+    this.op(W.i32And);
+  }
+
+  /** RAM offset of the access (hit path): the entry's page offset plus the page offset of the address. */
+  private ramOffset(): void {
+    this.get(L_ENT);
+    this.mem(W.i32Load, 2, TLB_OFF);
+    this.get(L_LO);
+    this.i32(4095);
+    this.op(W.i32And);
+    this.op(W.i32Add);
+  }
+
+  /** Exits before this instruction (the interpreter raises its trap) when mstatus.FS is Off. */
+  private requireFpu(slot: number, unretired: number): void {
+    this.i32(0);
+    this.mem(W.i32Load, 2, MSTATUS_BYTE);
+    this.i32(MSTATUS_FS);
+    this.op(W.i32And);
+    this.op(W.i32Eqz);
+    this.open(W.if);
+    this.exitAt(slot * 2, unretired);
+    this.close();
+  }
+
+  /** mstatus.FS = Dirty (and SD), as any write of an FP register makes it. */
+  private dirtyFpu(): void {
+    this.i32(0);
+    this.i32(0);
+    this.mem(W.i32Load, 2, MSTATUS_BYTE);
+    this.i32(MSTATUS_FS);
+    this.op(W.i32Or);
+    this.mem(W.i32Store, 2, MSTATUS_BYTE);
+    this.i32(0);
+    this.i32(0);
+    this.mem(W.i32Load, 2, MSTATUS_BYTE + 4);
+    this.i32(MSTATUS_HI_SD);
+    this.op(W.i32Or);
+    this.mem(W.i32Store, 2, MSTATUS_BYTE + 4);
+  }
+
+  private emitFloatLoad(
+    slot: number,
+    op: number,
+    frd: number,
+    rs1: number,
+    imm: number,
+    unretired: number,
+  ): void {
+    const wide = op === Op.FLD;
+    const size = wide ? 8 : 4;
+    this.requireFpu(slot, unretired);
+    this.i32(0);
+    this.tlbProbe(rs1, imm, size, L_TLB_LOAD);
+    this.open(W.if, I64);
+    this.ramOffset();
+    this.mem(wide ? W.i64Load : W.i64Load32U, LOG2[size], RAM_BYTE);
+    this.b.byte(W.else);
+    this.beforeHelper(slot, unretired);
+    this.get(L_LO);
+    this.get(L_HI);
+    this.i32(size);
+    this.b.byte(W.call).u32(this.fnLoad);
+    this.op(W.i64ExtendI32U);
+    if (wide) {
+      this.i32(0);
+      this.mem(W.i64Load32U, 2, HELPER_HI_BYTE);
+      this.i64(32);
+      this.op(W.i64Shl);
+      this.op(W.i64Or);
+    }
+    this.close();
+    // A single is NaN-boxed: its upper half all ones.
+    if (!wide) {
+      this.i64(-(2 ** 32));
+      this.op(W.i64Or);
+    }
+    this.mem(W.i64Store, 3, F_REGS_BYTE + 8 * frd);
+    this.dirtyFpu();
+  }
+
+  private emitFloatStore(
+    slot: number,
+    w: number,
+    op: number,
+    rs1: number,
+    frs2: number,
+    imm: number,
+    unretired: number,
+  ): void {
+    const wide = op === Op.FSD;
+    const size = wide ? 8 : 4;
+    this.requireFpu(slot, unretired);
+    this.tlbProbe(rs1, imm, size, L_TLB_STORE);
+    this.open(W.if);
+    this.ramOffset();
+    this.i32(0);
+    this.mem(W.i64Load, 3, F_REGS_BYTE + 8 * frs2);
+    this.mem(wide ? W.i64Store : W.i64Store32, LOG2[size], RAM_BYTE);
+    this.b.byte(W.else);
+    this.beforeHelper(slot, unretired);
+    this.get(L_LO);
+    this.get(L_HI);
+    this.i32(size);
+    this.i32(0);
+    this.mem(W.i32Load, 2, F_REGS_BYTE + 8 * frs2);
+    if (wide) {
+      this.i32(0);
+      this.mem(W.i32Load, 2, F_REGS_BYTE + 8 * frs2 + 4);
+    } else {
+      this.i32(0);
+    }
+    this.b.byte(W.call).u32(this.fnStore);
+    this.open(W.if);
+    this.exitAt((slot + slotLength(w)) * 2, unretired - 1);
+    this.close();
+    this.close();
+  }
+
+  /** An FP operation by the exact FPU (a helper), integer operands passed through the state memory. */
+  private emitFloatOp(
+    slot: number,
+    rd: number,
+    rs1: number,
+    rs2: number,
+    imm: number,
+    unretired: number,
+  ): void {
+    const fop = imm & 0xff;
+    if (FP_INT_SOURCE.has(fop) && rs1 !== 0) {
+      this.i32(0);
+      this.reg(rs1);
+      this.mem(W.i64Store, 3, 8 * rs1);
+    }
+    this.i32(imm);
+    this.i32(rd);
+    this.i32(rs1);
+    this.i32(rs2);
+    this.b.byte(W.call).u32(this.fnFp);
+    this.open(W.if);
+    this.exitAt(slot * 2, unretired);
+    this.close();
+    if (FP_INT_DEST.has(fop) && rd !== 0) {
+      this.i32(0);
+      this.mem(W.i64Load, 3, 8 * rd);
+      this.set(this.regLocal[rd]);
+    }
+  }
+
+  private emitLoad(slot: number, op: number, rd: number, rs1: number, imm: number, unretired: number): void {
+    const size = LOAD_SIZE[op];
+    this.tlbProbe(rs1, imm, size, L_TLB_LOAD);
+    this.open(W.if, I64);
+    this.ramOffset();
+    this.mem(LOAD_INSN[op], LOG2[size], RAM_BYTE);
+    this.b.byte(W.else);
+    this.beforeHelper(slot, unretired);
+    this.get(L_LO);
+    this.get(L_HI);
+    this.i32(size);
+    this.b.byte(W.call).u32(this.fnLoad);
+    this.op(W.i64ExtendI32U);
+    if (size === 8) {
+      this.i32(0);
+      this.mem(W.i64Load32U, 2, HELPER_HI_BYTE);
+      this.i64(32);
+      this.op(W.i64Shl);
+      this.op(W.i64Or);
+    } else if (op === Op.LB) {
+      this.op(I64_EXTEND8_S);
+    } else if (op === Op.LH) {
+      this.op(I64_EXTEND16_S);
+    } else if (op === Op.LW) {
+      this.op(I64_EXTEND32_S);
+    }
+    this.close();
+    this.setReg(rd);
+  }
+
+  private emitStore(
+    slot: number,
+    w: number,
+    op: number,
+    rs1: number,
+    rs2: number,
+    imm: number,
+    unretired: number,
+  ): void {
+    const size = STORE_SIZE[op];
+    this.tlbProbe(rs1, imm, size, L_TLB_STORE);
+    this.open(W.if);
+    this.ramOffset();
+    this.reg(rs2);
+    this.mem(STORE_INSN[op], LOG2[size], RAM_BYTE);
+    this.b.byte(W.else);
+    this.beforeHelper(slot, unretired);
+    this.get(L_LO);
+    this.get(L_HI);
+    this.i32(size);
+    this.reg(rs2);
+    this.tee(L_T);
+    this.op(W.i32WrapI64);
+    this.get(L_T);
+    this.i64(32);
+    this.op(W.i64ShrU);
+    this.op(W.i32WrapI64);
+    this.b.byte(W.call).u32(this.fnStore);
+    // A device that wants attention, or a store into this very code: stop after this instruction.
+    this.open(W.if);
+    this.exitAt((slot + slotLength(w)) * 2, unretired - 1);
+    this.close();
+    this.close();
+  }
+}
+
+/** mulhu(a, b): the high 64 bits of the unsigned 128-bit product, from four 32x32 products. */
+function emitMulhu(b: ByteWriter): void {
+  // params a=0, b=1; locals: aLo=2, aHi=3, bLo=4, bHi=5, lh=6, hl=7, mid=8
+  const get = (l: number) => b.byte(W.localGet).u32(l);
+  const set = (l: number) => b.byte(W.localSet).u32(l);
+  const mask = () => b.byte(W.i64Const).sleb(0xffffffff).byte(W.i64And);
+  const hi = () => b.byte(W.i64Const).sleb(32).byte(W.i64ShrU);
+  get(0);
+  mask();
+  set(2);
+  get(0);
+  hi();
+  set(3);
+  get(1);
+  mask();
+  set(4);
+  get(1);
+  hi();
+  set(5);
+  get(2);
+  get(5);
+  b.byte(W.i64Mul);
+  set(6);
+  get(3);
+  get(4);
+  b.byte(W.i64Mul);
+  set(7);
+  // mid = (aLo*bLo >> 32) + (lh & mask) + (hl & mask)
+  get(2);
+  get(4);
+  b.byte(W.i64Mul);
+  hi();
+  get(6);
+  mask();
+  b.byte(W.i64Add);
+  get(7);
+  mask();
+  b.byte(W.i64Add);
+  set(8);
+  // aHi*bHi + (lh >> 32) + (hl >> 32) + (mid >> 32)
+  get(3);
+  get(5);
+  b.byte(W.i64Mul);
+  get(6);
+  hi();
+  b.byte(W.i64Add);
+  get(7);
+  hi();
+  b.byte(W.i64Add);
+  get(8);
+  hi();
+  b.byte(W.i64Add);
+}
+
+/**
+ * The wasm module of a region. `memoryPages` is the size of the hart's state memory in 64 KiB pages
+ * (the module imports it with exactly that size).
+ */
+export function translateRegion(
+  region: Region,
+  ops: Int32Array,
+  imms: Int32Array,
+  memoryPages: number,
+  sharedMemory = false,
+): Translation {
+  // Registers the region reads or writes get a local; those it writes are stored back on exit.
+  const used = new Uint8Array(33);
+  const writes = new Uint8Array(33);
+  for (const block of region.blocks) {
+    for (const s of block.slots) {
+      const { reads, write } = integerRegisters(ops[s], imms[s]);
+      for (const r of reads) used[r] = 1;
+      if (write >= 0) {
+        used[write] = 1;
+        writes[write] = 1;
+      }
+    }
+  }
+  const regLocal = new Int32Array(33).fill(-1);
+  const locals: number[] = [...FIXED_LOCALS];
+  for (let r = 1; r < 32; r++) {
+    if (!used[r]) continue;
+    regLocal[r] = 1 + locals.length;
+    locals.push(I64);
+  }
+  const written: number[] = [];
+  for (let r = 1; r < 32; r++) if (writes[r]) written.push(r);
+
+  const m = new ModuleBuilder();
+  m.importMemory('hart', 'memory', memoryPages, memoryPages, sharedMemory);
+  const load = m.importFunction('hart', 'load', [I32, I32, I32], [I32]);
+  const store = m.importFunction('hart', 'store', [I32, I32, I32, I32, I32], [I32]);
+  const fp = m.importFunction('hart', 'fp', [I32, I32, I32, I32], [I32]);
+  const run = m.addFunction([I32], [I32], locals as (typeof I32 | typeof I64)[], 'run');
+  const mulhu = m.addFunction([I64, I64], [I64], [I64, I64, I64, I64, I64, I64, I64]);
+  new Emitter(run.body, region, ops, imms, regLocal, written, {
+    mulhu: mulhu.index,
+    load,
+    store,
+    fp,
+  }).emitFunction();
+  emitMulhu(mulhu.body);
+  return { bytes: m.build(), instructions: region.instructions };
+}
+
+export { SLOTS_PER_PAGE };
