@@ -93,6 +93,12 @@ function qemuMachine(src: string): string {
   return /^# qemu-machine: virt\b/m.test(readFileSync(src, 'utf8')) ? 'virt' : 'spike';
 }
 
+const TIERS: [string, string[]][] = [
+  ['', []],
+  [' (--jit off)', ['--jit', 'off']],
+  [' (--jit-threshold 0)', ['--jit-threshold', '0']],
+];
+
 const sources = readdirSync(SRC_DIR)
   .filter((f) => f.endsWith('.S'))
   .sort();
@@ -123,15 +129,25 @@ describe('assembly test programs (test/asm)', () => {
     const elf = join(BUILD_DIR, `${name}.elf`);
     const qemuElf = join(BUILD_DIR, `${name}.qemu.elf`);
 
-    test(`${name} on Typervisor`, { timeout: RUN_TIMEOUT_MS + 5_000 }, async () => {
-      assert.ok(existsSync(CLI), `${CLI} missing: run tsc first`);
-      const r = await run(process.execPath, [CLI, 'run-elf', elf, '--max-insns', String(MAX_INSNS)]);
-      if (r.code !== 0) {
-        const m = /test #(\d+)/.exec(r.stderr);
-        const n = m ? Number(m[1]) : r.code !== null && r.code > 0 && r.code < 124 ? r.code : undefined;
-        assert.fail(describeFailure(`${name} on Typervisor`, elf, r, n));
-      }
-    });
+    // The defaults (the compiled tier for hot code), the interpreter alone, and the tier's strict mode.
+    for (const [label, flags] of TIERS) {
+      test(`${name} on Typervisor${label}`, { timeout: RUN_TIMEOUT_MS + 5_000 }, async () => {
+        assert.ok(existsSync(CLI), `${CLI} missing: run tsc first`);
+        const r = await run(process.execPath, [
+          CLI,
+          'run-elf',
+          elf,
+          '--max-insns',
+          String(MAX_INSNS),
+          ...flags,
+        ]);
+        if (r.code !== 0) {
+          const m = /test #(\d+)/.exec(r.stderr);
+          const n = m ? Number(m[1]) : r.code !== null && r.code > 0 && r.code < 124 ? r.code : undefined;
+          assert.fail(describeFailure(`${name} on Typervisor${label}`, elf, r, n));
+        }
+      });
+    }
 
     test(`${name} on QEMU (${qemuMachine(src)})`, {
       timeout: RUN_TIMEOUT_MS + 5_000,

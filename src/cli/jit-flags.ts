@@ -1,5 +1,6 @@
 /** The `--jit` and `--jit-threshold` flags shared by `run` and `run-elf`. */
-import type { JitOptions } from '../cpu/jit/jit.js';
+import { InvalidArgumentError } from 'commander';
+import { DEFAULT_THRESHOLD, type JitOptions } from '../cpu/jit/jit.js';
 
 export function parseOnOff(text: string, what: string): boolean {
   const t = text.trim().toLowerCase();
@@ -7,6 +8,36 @@ export function parseOnOff(text: string, what: string): boolean {
   if (t === 'off' || t === 'false' || t === '0') return false;
   throw new Error(`${what}: '${text}' is neither on nor off`);
 }
+
+const parseJitSwitch = (text: string): boolean => {
+  try {
+    return parseOnOff(text, '--jit');
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+};
+const parseThreshold = (text: string): number => {
+  const n = Number(text);
+  if (!(Number.isInteger(n) && n >= 0 && n <= 2 ** 31 - 1)) {
+    throw new InvalidArgumentError(`--jit-threshold: '${text}' is not a whole number of at least 0`);
+  }
+  return n;
+};
+
+/** `--jit on|off` (commander's .option arguments): the tier is on unless turned off. */
+export const JIT_OPTION = [
+  '--jit <on|off>',
+  'the WebAssembly tier for hot guest code (off: the interpreter alone)',
+  parseJitSwitch,
+  true,
+] as const;
+
+/** `--jit-threshold N`. */
+export const JIT_THRESHOLD_OPTION = [
+  '--jit-threshold <n>',
+  `taken branches that make a block hot (default ${DEFAULT_THRESHOLD}; 0: compile every block before it first runs)`,
+  parseThreshold,
+] as const;
 
 /** The tier's options from the flags: false for the interpreter alone. */
 export function jitOptions(on: boolean, threshold: number | undefined): JitOptions | false {

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { FlagError, parseConsolePort, parseDisk, parseNet, parseShare } from './device-flags.js';
-import { jitOptions, parseOnOff } from './jit-flags.js';
+import { JIT_OPTION, JIT_THRESHOLD_OPTION, jitOptions } from './jit-flags.js';
 import { type RunOptions, runVm } from './run.js';
 import { runElf } from './run-elf.js';
 import { registerServe } from './serve.js';
@@ -55,12 +55,8 @@ program
   .option('--mem <size>', 'RAM size at 0x80000000', option(parseSize, '--mem'), 256 * 1024 * 1024)
   .option('--trace', 'print privilege, pc and instruction bits of every instruction to stderr', false)
   .option('--stats', 'print {"instructions","seconds","mips"} as JSON to stderr at the end', false)
-  .option('--jit <on|off>', 'the WebAssembly tier for hot code', option(parseOnOff, '--jit'), false)
-  .option(
-    '--jit-threshold <n>',
-    'taken branches that make a block hot (0: compile every block before it first runs)',
-    option(parseCount, '--jit-threshold'),
-  )
+  .option(...JIT_OPTION)
+  .option(...JIT_THRESHOLD_OPTION)
   .action(
     (
       file: string,
@@ -126,6 +122,8 @@ program
     repeatable(parseConsolePort),
   )
   .option('--rng', 'virtio-rng entropy device fed by the host')
+  .option(...JIT_OPTION)
+  .option(...JIT_THRESHOLD_OPTION)
   .option(
     '--console <serial|virtio>',
     'the terminal is the UART (ttyS0) or a virtio console (hvc0: boot with --append console=hvc0)',
@@ -135,13 +133,21 @@ program
     }, '--console'),
     'serial',
   )
-  .action(async (opts: Omit<RunOptions, 'defaultKernel' | 'defaultInitrd'>) => {
-    process.exitCode = await runVm({
-      ...opts,
-      defaultKernel: join(packageRoot(), 'images', 'linux', 'Image.gz'),
-      defaultInitrd: join(packageRoot(), 'images', 'linux', 'initramfs.cpio.gz'),
-    });
-  });
+  .action(
+    async (
+      opts: Omit<RunOptions, 'defaultKernel' | 'defaultInitrd' | 'jit'> & {
+        jit: boolean;
+        jitThreshold?: number;
+      },
+    ) => {
+      process.exitCode = await runVm({
+        ...opts,
+        jit: jitOptions(opts.jit, opts.jitThreshold),
+        defaultKernel: join(packageRoot(), 'images', 'linux', 'Image.gz'),
+        defaultInitrd: join(packageRoot(), 'images', 'linux', 'initramfs.cpio.gz'),
+      });
+    },
+  );
 
 program
   .command('demo')

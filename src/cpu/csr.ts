@@ -352,8 +352,16 @@ function writeStatus(h: Hart, lo: number): void {
   csr[C.CSR_MSTATUS * 2] = lo;
   const dirty = (lo & MSTATUS_FS) === MSTATUS_FS;
   csr[C.CSR_MSTATUS * 2 + 1] = MSTATUS_HI_UXL_SXL | (dirty ? MSTATUS_HI_SD : 0);
-  const translationBits = MSTATUS_MPRV | MSTATUS_MPP | MSTATUS_SUM | MSTATUS_MXR;
-  if (((old ^ lo) & translationBits) !== 0) h.flushTlb();
+  // The TLBs hold only translations that succeeded, so a bit that widens access (SUM or MXR set) needs
+  // no flush; one that narrows it does, for the sets it narrows. Linux sets and clears SUM around every
+  // copy to or from user memory, so this keeps kernel translations (and all fetches) across copies.
+  const cleared = old & ~lo;
+  if ((cleared & MSTATUS_MXR) !== 0) h.flushDataTlbs(PRIV_U);
+  else if ((cleared & MSTATUS_SUM) !== 0) h.flushDataTlbs(PRIV_S);
+  // M-mode loads and stores take MPP's view while MPRV is set.
+  else if (((old | lo) & MSTATUS_MPRV) !== 0 && ((old ^ lo) & (MSTATUS_MPRV | MSTATUS_MPP)) !== 0) {
+    h.flushDataTlbs(PRIV_M);
+  }
   h.checkInterruptsSoon();
 }
 

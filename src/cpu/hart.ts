@@ -92,6 +92,8 @@ const SLOTS_PER_PAGE = 2048;
  */
 const BLOCK_STRIDE = SLOTS_PER_PAGE + 2;
 const FIRST_BLOCK = 2;
+/** Stores into a decoded page that miss its code before the page is taken for data (see invalidateStore). */
+const DATA_STORES_BEFORE_RELEASE = 64;
 
 /** Thrown (never allocated anew) to unwind from a trap deep in a slow path back to the run loop. */
 export const TRAP_SIGNAL = { trap: true } as const;
@@ -155,6 +157,8 @@ export class Hart implements JitHost {
   /** For each RAM page, its block in the decode cache, or -1. */
   private readonly pageBlock: Int32Array;
   private readonly blockPage: Int32Array;
+  /** Stores into a block's page since the last that hit decoded code (see invalidateStore). */
+  private readonly dataStores: Int32Array;
   private nextVictim = 0;
 
   /** The page instructions are being fetched from: its virtual base and first decode slot. */
@@ -227,6 +231,7 @@ export class Hart implements JitHost {
     this.jitSlots = new Int32Array(this.dOp.length);
     this.jit = options.jit ? new Jit(this, cachePages, options.jit) : null;
     this.blockPage = new Int32Array(cachePages).fill(-1);
+    this.dataStores = new Int32Array(cachePages);
     this.pageBlock = new Int32Array(Math.ceil(bus.ramSize / 4096)).fill(-1);
     this.watchedPages = new Uint8Array(this.pageBlock.length);
     this.fpu = new Fpu(new Int32Array(buffer, 0, RAM_BYTE >> 2));
@@ -270,6 +275,43 @@ export class Hart implements JitHost {
   flushTlb(): void {
     for (let kind = 0; kind < 3 * TLB_SETS; kind++) this.tlbTagLo[kind].fill(TLB_EMPTY);
     this.fetchVBase = Number.NaN;
+    this.superpages.clear();
+  }
+
+  /**
+   * sfence.vma for one virtual address: forgets the translations of its page. TLB entries are 4 KiB
+   * pages, so when a superpage around the address may have been cached, the entries of its other pages
+   * hold the same leaf PTE and everything goes.
+   */
+  flushTlbPage(lo: number, hi: number): void {
+    const vpn = (hi & 0xffff) * 1048576 + (lo >>> 12);
+    for (let level = 1; level <= 3; level++) {
+      if (this.superpages.has(Math.floor(vpn / 512 ** level) * 4 + level)) {
+        this.flushTlb();
+        return;
+      }
+    }
+    const idx = (lo >>> 12) & TLB_MASK;
+    const tag = lo & -4096;
+    for (let kind = 0; kind < 3 * TLB_SETS; kind++) {
+      if (this.tlbTagLo[kind][idx] === tag && this.tlbTagHi[kind][idx] === hi)
+        this.tlbTagLo[kind][idx] = TLB_EMPTY;
+    }
+    this.fetchVBase = Number.NaN;
+  }
+
+  /** Superpages walked since the last full flush, as (virtual page number >> 9*level) * 4 + level. */
+  private readonly superpages = new Set<number>();
+
+  /**
+   * Forgets the load and store translations of privilege `fromPriv` and above; fetch translations
+   * stay. For mstatus changes that only narrow what loads and stores may reach.
+   */
+  flushDataTlbs(fromPriv: number): void {
+    for (let set = fromPriv === PRIV_M ? 2 : fromPriv; set < TLB_SETS; set++) {
+      this.tlbTagLo[3 * set + ACCESS_LOAD].fill(TLB_EMPTY);
+      this.tlbTagLo[3 * set + ACCESS_STORE].fill(TLB_EMPTY);
+    }
   }
 
   /** Forgets decoded instructions overlapping RAM bytes [offset, offset+length): call after DMA writes. */
@@ -286,12 +328,35 @@ export class Hart implements JitHost {
 
   /** Stores into a page with decoded code forget the (at most three) slots the bytes overlap. */
   private invalidateStore(offset: number, size: number): void {
-    const block = this.pageBlock[offset >>> 12];
+    const page = offset >>> 12;
+    const block = this.pageBlock[page];
     const base = this.blockBase(block);
     const firstSlot = ((offset & 4095) >> 1) - 1;
     const lastSlot = Math.min(SLOTS_PER_PAGE - 1, ((offset & 4095) + size - 1) >> 1);
-    for (let s = Math.max(firstSlot, 0); s <= lastSlot; s++) this.dOp[base + s] = 0;
-    if (this.jit?.hasCode(block)) this.jit.invalidate(block, false);
+    let decoded = 0;
+    for (let s = Math.max(firstSlot, 0); s <= lastSlot; s++) {
+      decoded |= this.dOp[base + s];
+      this.dOp[base + s] = 0;
+    }
+    if (decoded !== 0) {
+      this.dataStores[block] = 0;
+      if (this.jit?.hasCode(block)) this.jit.invalidate(block, false);
+    } else if (++this.dataStores[block] >= DATA_STORES_BEFORE_RELEASE && page !== this.fetchRamPage) {
+      // A page that was code once and is written as data now (freed init code, a reused user page)
+      // would make every store into it take the slow path: it leaves the decode cache, and gets a
+      // block again if it is ever executed.
+      this.releaseBlock(block);
+    }
+  }
+
+  /** Gives a decode block back: its page is no longer treated as code. */
+  private releaseBlock(block: number): void {
+    const page = this.blockPage[block];
+    this.pageBlock[page] = -1;
+    this.blockPage[block] = -1;
+    this.dataStores[block] = 0;
+    this.dOp.fill(0, this.blockBase(block), this.blockBase(block) + SLOTS_PER_PAGE);
+    if (this.jit !== null) this.jit.invalidate(block, true);
   }
 
   private blockBase(block: number): number {
@@ -307,6 +372,7 @@ export class Hart implements JitHost {
     if (old >= 0) this.pageBlock[old] = -1;
     this.blockPage[block] = page;
     this.pageBlock[page] = block;
+    this.dataStores[block] = 0;
     this.dOp.fill(0, this.blockBase(block), this.blockBase(block) + SLOTS_PER_PAGE);
     if (this.jit !== null) this.jit.invalidate(block, true);
     this.forgetStoreEntries(page);
@@ -439,9 +505,16 @@ export class Hart implements JitHost {
       const next = pc + 2;
       const lo = next | 0;
       const hi = Math.floor(next / TWO32) | 0;
-      const pa = this.translate(lo, hi, ACCESS_FETCH, 2);
-      const off = pa - this.ramBase;
-      if (!(off >= 0 && off < this.ramSize)) this.raise(CAUSE_FETCH_ACCESS, lo, hi);
+      // Not cached in the decode cache (the two halves may change apart), so the hot case is a TLB hit.
+      const idx = (lo >>> 12) & TLB_MASK;
+      const fetchTlb = this.tlbSet + ACCESS_FETCH;
+      let off: number;
+      if (this.tlbTagLo[fetchTlb][idx] === lo && this.tlbTagHi[fetchTlb][idx] === hi) {
+        off = this.tlbOff[fetchTlb][idx];
+      } else {
+        off = this.translate(lo, hi, ACCESS_FETCH, 2) - this.ramBase;
+        if (!(off >= 0 && off < this.ramSize)) this.raise(CAUSE_FETCH_ACCESS, lo, hi);
+      }
       w = decode32(low | (this.ram16[off >> 1] << 16));
       this.crossImm = decodedImm;
       return w;
@@ -715,6 +788,8 @@ export class Hart implements JitHost {
         pteLo |= wanted;
         this.ram32[pteOff >> 2] = pteLo;
       }
+      if (level > 0)
+        this.superpages.add(Math.floor(((hi & 0xffff) * 1048576 + (lo >>> 12)) / 512 ** level) * 4 + level);
       const vpnLow = level === 0 ? 0 : this.vpnBits(lo, hi, level);
       return (ppn + vpnLow) * 4096 + (lo & 4095);
     }
@@ -1860,7 +1935,9 @@ export class Hart implements JitHost {
         ) {
           return this.raiseIllegal(this.instructionBits(pc));
         }
-        this.flushTlb();
+        // rs1 = x0 means every address; rs2 (an ASID) only narrows it, and the TLBs keep no ASIDs.
+        if (rs1 === 0) this.flushTlb();
+        else this.flushTlbPage(x[rs1], x[rs1 + 1]);
         return next;
       case Op.CSRRW:
       case Op.CSRRS:

@@ -41,6 +41,8 @@ export const SCALAR_BUDGET = SCALAR_PC_LO + 10;
 export const SCALAR_TLB_SET = SCALAR_PC_LO + 11;
 /** High word of a 64-bit value a JIT helper returns (wasm-to-JS calls pass i32s, not BigInts). */
 export const SCALAR_HELPER_HI = SCALAR_PC_LO + 12;
+/** Set by a JIT helper whose access trapped (the trap is taken); the compiled code then leaves. */
+export const SCALAR_HELPER_TRAPPED = SCALAR_PC_LO + 13;
 
 /** Byte offset of the software TLBs (see mmu.ts for their shape). */
 export const TLB_BYTE = 0x1000;

@@ -5,7 +5,9 @@
  * compressed kernel is inflated here with the same bound: a path to /dev/zero, a FIFO or a gzip bomb
  * ends as an error naming the file, never as a stalled or ballooning host process.
  */
+
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import type { JitOptions } from '../cpu/jit/jit.js';
 import { BootImageError, gunzipKernel, isGzip } from '../machine/boot/kernel-image.js';
 import type { NamedBytes, VirtMachineConfig } from '../machine/virt/virt-machine.js';
 import { expectIdentity, fileKind } from '../storage/file-identity.js';
@@ -25,6 +27,8 @@ export interface BootOptions {
   identities?: Record<string, string>;
   /** How messages name each file (the daemon says boot.kernel, the CLI --kernel). */
   labels?: { kernel: string; initrd: string; firmware: string };
+  /** The compiled tier's options, or false for the interpreter alone (default: on). */
+  jit?: JitOptions | false;
 }
 
 const CLI_LABELS = { kernel: 'kernel', initrd: 'initrd', firmware: 'firmware (--bios)' };
@@ -108,5 +112,6 @@ export function machineConfig(options: BootOptions): VirtMachineConfig {
     kernel,
     initrd: initrdPath ? load(initrdPath, labels.initrd, max, ids[initrdPath]) : undefined,
     bootargs: options.append ?? 'console=ttyS0',
+    jit: options.jit,
   };
 }

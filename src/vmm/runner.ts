@@ -81,6 +81,7 @@ async function buildMachine(config: RunnerConfig): Promise<VirtMachine> {
         defaultInitrd: config.defaultInitrd,
         identities: config.identities,
         labels: { kernel: 'boot.kernel', initrd: 'boot.initrd', firmware: 'boot.firmware' },
+        jit: spec.jit === false ? false : {},
       }),
       virtio,
     });

@@ -53,6 +53,8 @@ export interface VmSpec {
   shares?: ShareSpec[];
   /** Entropy device (default true). */
   rng?: boolean;
+  /** The WebAssembly tier for hot code (default true); false: the interpreter alone. */
+  jit?: boolean;
   limits?: LimitsSpec;
   /** Start when the daemon starts. */
   autostart?: boolean;

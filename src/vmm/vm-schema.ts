@@ -84,6 +84,11 @@ export const vmSpecSchema = {
       },
     },
     rng: { type: 'boolean' },
+    jit: {
+      type: 'boolean',
+      description:
+        'The WebAssembly tier for hot guest code (default true); false runs the interpreter alone.',
+    },
     limits: {
       type: 'object',
       additionalProperties: false,

@@ -67,6 +67,23 @@ test('the default guest boots through OpenSBI to a working shell', {
   await bootAndCheck(['--bios', OPENSBI]);
 });
 
+test('the default guest boots on the interpreter alone (--jit off)', {
+  skip: !haveGuest && !process.env.CI ? 'images/linux not built' : false,
+  timeout: 300_000,
+}, async () => {
+  assert.ok(haveGuest, 'CI needs the committed default guest in images/linux');
+  await bootAndCheck(['--jit', 'off']);
+});
+
+// The strictest test of the compiled tier: every block is compiled before it first runs.
+test('the default guest boots with every block compiled (--jit-threshold 0)', {
+  skip: !haveGuest && !process.env.CI ? 'images/linux not built' : false,
+  timeout: 300_000,
+}, async () => {
+  assert.ok(haveGuest, 'CI needs the committed default guest in images/linux');
+  await bootAndCheck(['--jit-threshold', '0']);
+});
+
 test('a guest reboot restarts the VM, which boots again to a shell', {
   skip: !haveGuest && !process.env.CI ? 'images/linux not built' : false,
   timeout: 300_000,

@@ -15,22 +15,30 @@
  *
  * Running: `run` looks up the compiled entry of the hart's pc through the fetch TLB, calls the
  * region, and carries on with the next region as long as the pc lands on compiled entries; anything
- * else returns to the interpreter. Traps thrown by the slow-path helpers unwind through the wasm frame
- * to here, with the state the region spilled before the call.
+ * else returns to the interpreter. A slow-path helper that traps takes the trap and returns; the region
+ * then leaves with EXIT_TRAP.
  */
 import {
   SCALAR_BUDGET,
   SCALAR_HELPER_HI,
+  SCALAR_HELPER_TRAPPED,
   SCALAR_PC_HI,
   SCALAR_PC_LO,
   SCALAR_TLB_SET,
 } from '../state-layout.js';
 import { formRegion, SLOTS_PER_PAGE } from './region.js';
-import { EXIT_JUMP, translateRegion } from './translate.js';
+import {
+  EXIT_JUMP,
+  EXIT_TRAP,
+  type RegionSource,
+  STORE_STOP,
+  STORE_TRAPPED,
+  translateRegions,
+} from './translate.js';
 
 const TWO32 = 4294967296;
 /** Taken branches to a slot before its page is compiled with it as an entry. */
-export const DEFAULT_THRESHOLD = 64;
+export const DEFAULT_THRESHOLD = 2000;
 /** Regions of a block dropped (stores into its code) before the block is left to the interpreter. */
 const MAX_DROPS = 8;
 /** Compiles of one block while its code stays the same (new entries recompile it). */
@@ -73,6 +81,18 @@ export interface JitHost {
   readonly trapSignal: object;
 }
 
+/** A region translated and waiting for its module. */
+interface Job {
+  block: number;
+  /** The block's generation when its code was read. */
+  generation: number;
+  source: RegionSource;
+}
+
+/** Bounds of one asynchronous batch: small enough that the first region in it is not kept waiting long. */
+const MAX_BATCH_REGIONS = 64;
+const MAX_BATCH_INSTRUCTIONS = 16000;
+
 interface CompiledRegion {
   run: (entry: number) => number;
   /** Entry slot (within the page) -> block index in the region. */
@@ -94,9 +114,14 @@ export interface JitStats {
   compiles: number;
   instructionsCompiled: number;
   wasmBytes: number;
+  /** Time from translating a batch to its module being ready (includes waiting for the event loop). */
   compileMs: number;
+  /** Time spent forming regions and emitting wasm, on the guest's thread. */
+  translateMs: number;
   dropped: number;
   regionCalls: number;
+  /** Instructions retired by compiled code. */
+  retired: number;
 }
 
 export class Jit {
@@ -108,8 +133,10 @@ export class Jit {
     instructionsCompiled: 0,
     wasmBytes: 0,
     compileMs: 0,
+    translateMs: 0,
     dropped: 0,
     regionCalls: 0,
+    retired: 0,
   };
   private readonly host: JitHost;
   private readonly synchronous: boolean;
@@ -143,22 +170,46 @@ export class Jit {
     this.queued = new Uint8Array(blocks);
     this.memoryPages = host.memory.buffer.byteLength / 65536;
     const x = host.x;
-    const pcFromScalars = (): number => x[SCALAR_PC_HI] * TWO32 + (x[SCALAR_PC_LO] >>> 0);
+    // The pc of an access at `pageOffset` in the running region's page (the pc scalar holds its entry).
+    const pcAt = (pageOffset: number): number =>
+      x[SCALAR_PC_HI] * TWO32 + ((x[SCALAR_PC_LO] & -4096) >>> 0) + pageOffset;
+    const trapSignal = host.trapSignal;
     this.imports = {
       hart: {
         memory: host.memory,
-        load: (lo: number, hi: number, size: number): number => {
-          host.pc = pcFromScalars();
-          const v = host.loadSlow(lo, hi, size);
-          x[SCALAR_HELPER_HI] = host.loadHi;
-          return v;
+        load: (lo: number, hi: number, size: number, pageOffset: number, budget: number): number => {
+          host.pc = pcAt(pageOffset);
+          try {
+            const v = host.loadSlow(lo, hi, size);
+            x[SCALAR_HELPER_HI] = host.loadHi;
+            return v;
+          } catch (e) {
+            if (e !== trapSignal) throw e;
+            x[SCALAR_HELPER_TRAPPED] = 1;
+            x[SCALAR_BUDGET] = budget;
+            return 0;
+          }
         },
-        store: (lo: number, hi: number, size: number, vLo: number, vHi: number): number => {
-          host.pc = pcFromScalars();
-          host.storeSlow(lo, hi, size, vLo, vHi);
-          if (!this.stopRegion) return host.yieldRequested ? 1 : 0;
+        store: (
+          lo: number,
+          hi: number,
+          size: number,
+          vLo: number,
+          vHi: number,
+          pageOffset: number,
+          budget: number,
+        ): number => {
+          host.pc = pcAt(pageOffset);
+          try {
+            host.storeSlow(lo, hi, size, vLo, vHi);
+          } catch (e) {
+            if (e !== trapSignal) throw e;
+            x[SCALAR_BUDGET] = budget;
+            return STORE_TRAPPED;
+          }
+          if (!this.stopRegion) return host.yieldRequested ? STORE_STOP : 0;
           this.stopRegion = false;
-          return 1;
+          return STORE_STOP;
         },
         fp: (imm: number, rd: number, rs1: number, rs2: number): number => host.execFp(imm, rd, rs1, rs2),
       },
@@ -184,27 +235,47 @@ export class Jit {
     else if (!this.compiling) queueMicrotask(() => this.compileQueued());
   }
 
+  /**
+   * Compiles what is queued: synchronously one region at a time, or asynchronously in batches of
+   * regions that share one module, so that many pages turning hot at once cost one compile and one
+   * return to the event loop rather than one each.
+   */
   private compileQueued(): void {
     while (this.queue.length > 0) {
-      const block = this.queue.shift() as number;
-      this.queued[block] = 0;
-      const job = this.prepare(block);
-      if (job === null) continue;
+      const jobs: Job[] = [];
+      let instructions = 0;
+      const limit = this.synchronous ? 1 : MAX_BATCH_INSTRUCTIONS;
+      while (this.queue.length > 0 && jobs.length < MAX_BATCH_REGIONS && instructions < limit) {
+        const block = this.queue.shift() as number;
+        this.queued[block] = 0;
+        const job = this.prepare(block);
+        if (job === null) continue;
+        jobs.push(job);
+        instructions += job.source.region.instructions;
+      }
+      if (jobs.length === 0) return;
+      const started = performance.now();
+      const { bytes } = translateRegions(
+        jobs.map((j) => j.source),
+        this.memoryPages,
+      );
+      this.stats.wasmBytes += bytes.length;
+      this.stats.translateMs += performance.now() - started;
       if (this.synchronous) {
-        this.install(block, job.generation, job.entries, new WebAssembly.Module(job.bytes), job.started);
+        this.install(jobs, new WebAssembly.Module(bytes), started);
         continue;
       }
       this.compiling = true;
-      WebAssembly.compile(job.bytes).then(
+      WebAssembly.compile(bytes).then(
         (module) => {
           this.compiling = false;
-          this.install(block, job.generation, job.entries, module, job.started);
+          this.install(jobs, module, started);
           this.compileQueued();
         },
         () => {
-          // A module V8 refuses is a translator bug; the interpreter keeps running this page.
+          // A module V8 refuses is a translator bug; the interpreter keeps running these pages.
           this.compiling = false;
-          this.drops[block] = MAX_DROPS;
+          for (const job of jobs) this.drops[job.block] = MAX_DROPS;
           this.compileQueued();
         },
       );
@@ -212,46 +283,48 @@ export class Jit {
     }
   }
 
-  private prepare(block: number): {
-    bytes: Uint8Array;
-    generation: number;
-    entries: Map<number, number>;
-    started: number;
-  } | null {
+  private prepare(block: number): Job | null {
     const wanted = this.wanted[block];
     if (wanted === null || wanted.size === 0) return null;
-    const started = performance.now();
     const base = this.host.blockSlotBase(block);
     const ops = this.host.decodedOps.subarray(base, base + SLOTS_PER_PAGE);
     const imms = this.host.decodedImms.subarray(base, base + SLOTS_PER_PAGE);
-    const region = formRegion(ops, imms, (s) => this.host.decodeInBlock(block, s), wanted);
+    const region = formRegion(
+      ops,
+      imms,
+      (s) => (this.strict ? this.host.decodeInBlock(block, s) : 0),
+      wanted,
+    );
     if (region === null) return null;
     this.recompiles[block]++;
-    const { bytes } = translateRegion(region, ops, imms, this.memoryPages);
-    // Every block start is an entry: returns and jumps from elsewhere land on them too.
-    const entries = new Map<number, number>(region.blockAt);
     this.stats.instructionsCompiled += region.instructions;
-    this.stats.wasmBytes += bytes.length;
-    return { bytes, generation: this.generation[block], entries, started };
+    // The translation reads the decode cache now; later changes to the page bump the generation.
+    return {
+      block,
+      generation: this.generation[block],
+      source: { region, ops: ops.slice(), imms: imms.slice() },
+    };
   }
 
-  private install(
-    block: number,
-    generation: number,
-    entries: Map<number, number>,
-    module: WebAssembly.Module,
-    started: number,
-  ): void {
+  private install(jobs: Job[], module: WebAssembly.Module, started: number): void {
     this.stats.compiles++;
     this.stats.compileMs += performance.now() - started;
-    // The code changed (or the block went to another page) while this was being compiled.
-    if (this.generation[block] !== generation) return;
     const instance = new WebAssembly.Instance(module, this.imports);
-    const run = instance.exports.run as (entry: number) => number;
-    this.regions[block] = { run, entries };
-    const base = this.host.blockSlotBase(block);
     const slots = this.host.jitSlots;
-    for (const [slot, index] of entries) slots[base + slot] = -(index + 1);
+    jobs.forEach((job, i) => {
+      const { block, generation } = job;
+      // The code changed (or the block went to another page) while this was being compiled.
+      if (this.generation[block] !== generation) return;
+      const run = instance.exports[`r${i}`] as (entry: number) => number;
+      // Every block start is an entry: returns and jumps from elsewhere land on them too.
+      const entries = new Map<number, number>(job.source.region.blockAt);
+      this.regions[block] = { run, entries };
+      const base = this.host.blockSlotBase(block);
+      // Entries of the region this one replaces that are not block starts here any more (a page with
+      // more blocks than a region holds) must not send the hart to this region's block of that index.
+      for (let s = base; s < base + SLOTS_PER_PAGE; s++) if (slots[s] < 0) slots[s] = this.threshold;
+      for (const [slot, index] of entries) slots[base + slot] = -(index + 1);
+    });
   }
 
   /** The block's code changed or the block is being recycled: its region goes. */
@@ -306,7 +379,14 @@ export class Jit {
         this.hot(slot);
         j = host.jitSlots[slot];
       }
-      if (j >= 0) break;
+      if (j >= 0) {
+        // A pc compiled code left to (the next page, a return, an indirect jump's target) counts
+        // towards making it an entry, as a taken branch to it in the interpreter would.
+        if (j > 1) host.jitSlots[slot] = j - 1;
+        else if (j === 1) this.hot(slot);
+        if (host.jitSlots[slot] >= 0) break;
+        j = host.jitSlots[slot];
+      }
       const block = host.blockOfSlot(slot);
       const region = this.regions[block];
       if (region === null) break;
@@ -317,19 +397,17 @@ export class Jit {
       x[SCALAR_TLB_SET] = host.tlbSetIndex();
       this.running = block;
       this.stats.regionCalls++;
-      let code: number;
-      try {
-        code = region.run(-j - 1);
-      } catch (e) {
-        this.running = -1;
-        if (e !== host.trapSignal) throw e;
-        // The region spilled its state before the helper that trapped; the handler's pc is set.
+      // Helpers take traps themselves (EXIT_TRAP); anything thrown through the region is a host error.
+      const code = region.run(-j - 1);
+      this.running = -1;
+      if (code === EXIT_TRAP) {
+        // The helper took the trap: the pc is the handler's; the budget is as before the access.
+        x[SCALAR_HELPER_TRAPPED] = 0;
         left = x[SCALAR_BUDGET] - 1;
         traps++;
         if (host.yieldRequested) break;
         continue;
       }
-      this.running = -1;
       const before = left;
       left = x[SCALAR_BUDGET];
       const lo = x[SCALAR_PC_LO];
@@ -352,6 +430,7 @@ export class Jit {
       if (host.yieldRequested || left === before) break;
     }
     this.retired = budget - left - traps;
+    this.stats.retired += this.retired;
     return budget - left;
   }
 }

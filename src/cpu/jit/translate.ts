@@ -11,10 +11,10 @@
  * - On exit: the pc scalar holds the next pc, the budget scalar what is left; the result is EXIT_NEXT
  *   (continue at pc) or EXIT_JUMP (pc is an indirect target the runtime must check).
  * - Loads and stores look up the same software TLB as the interpreter, inline; a miss (page walk,
- *   device, misaligned, PMP) calls the interpreter's slow path through an imported helper. Before
- *   such a call the region writes back its registers, the pc of the access and the budget as it
- *   stands at that instruction, so a trap the helper throws (it unwinds through the wasm frame) leaves
- *   exactly the state the interpreter would have left.
+ *   device, misaligned, PMP) calls the interpreter's slow path through an imported helper with the
+ *   access's position and the budget at it. A trap there is taken by the helper, which returns; the
+ *   region then leaves (EXIT_TRAP) writing its registers back, which the trap did not change, so the
+ *   state is exactly what the interpreter would have left.
  * - Pages holding decoded code never have fast store TLB entries (see Hart.translate), so compiled
  *   stores into code always take the helper, which invalidates what they overwrite.
  */
@@ -28,6 +28,7 @@ import {
   RAM_BYTE,
   SCALAR_BUDGET,
   SCALAR_HELPER_HI,
+  SCALAR_HELPER_TRAPPED,
   SCALAR_PC_LO,
   SCALAR_TLB_SET,
   TLB_BYTE,
@@ -39,6 +40,11 @@ import { type ByteWriter, I32, I64, ModuleBuilder, VOID, W } from './wasm-encode
 
 export const EXIT_NEXT = 0;
 export const EXIT_JUMP = 1;
+/** A helper took a trap: the hart's pc is the handler's; the budget scalar is as before the access. */
+export const EXIT_TRAP = 2;
+/** What the store helper returns besides 0 (carry on). */
+export const STORE_STOP = 1;
+export const STORE_TRAPPED = 2;
 
 /** Bytes of one TLB (tag lo, tag hi, RAM offset arrays of TLB_ENTRIES int32 each). */
 const TLB_STRIDE = 3 * 4 * TLB_ENTRIES;
@@ -51,6 +57,7 @@ const PC_BYTE = SCALAR_PC_LO * 4;
 const BUDGET_BYTE = SCALAR_BUDGET * 4;
 const TLB_SET_BYTE = SCALAR_TLB_SET * 4;
 const HELPER_HI_BYTE = SCALAR_HELPER_HI * 4;
+const HELPER_TRAPPED_BYTE = SCALAR_HELPER_TRAPPED * 4;
 
 // Fixed locals (param 0 is the entry block index).
 const L_ENTRY = 0;
@@ -68,12 +75,24 @@ const L_ENT = 11;
 const L_T = 12;
 const FIXED_LOCALS: number[] = [I32, I32, I64, I32, I32, I64, I32, I64, I32, I32, I32, I64];
 
-/** Imported helpers, in import order. */
+/**
+ * Imported helpers, in import order. The memory helpers end with the access's offset in its page and
+ * the budget before it; when the access traps they take the trap, set the trapped scalar and return,
+ * and the compiled code leaves with EXIT_TRAP (registers are written back only on the way out).
+ */
 export interface JitHelpers {
   /** Slow load of `size` bytes at (lo, hi): the value's low word; the high word in the helper-hi scalar. */
-  load(lo: number, hi: number, size: number): number;
-  /** Slow store; returns nonzero when compiled code must stop after this instruction. */
-  store(lo: number, hi: number, size: number, vLo: number, vHi: number): number;
+  load(lo: number, hi: number, size: number, pageOffset: number, budget: number): number;
+  /** Slow store; returns 0 to carry on, STORE_STOP to stop after this instruction, STORE_TRAPPED. */
+  store(
+    lo: number,
+    hi: number,
+    size: number,
+    vLo: number,
+    vHi: number,
+    pageOffset: number,
+    budget: number,
+  ): number;
   /**
    * One FP operation (the decoded immediate and register fields) by the exact FPU; returns nonzero,
    * having done nothing, when it must trap (FS off, a reserved rounding mode): the interpreter then runs it.
@@ -301,19 +320,56 @@ class Emitter {
     this.b.byte(W.br).u32(this.dispatchDepth + this.depth);
   }
 
-  /** State a helper that may trap needs: registers, the access's pc, the budget before it. */
-  private beforeHelper(slot: number, unretired: number): void {
-    this.spillRegisters();
-    this.i32(0);
-    this.get(L_VBASE);
-    this.i64(slot * 2);
-    this.op(W.i64Add);
-    this.mem(W.i64Store, 3, PC_BYTE);
-    this.i32(0);
+  /**
+   * The arguments every memory helper ends with: the access's offset in the page (the helper makes
+   * the pc from it) and the budget as it stands before the access (kept if the access traps).
+   */
+  private helperPosition(slot: number, unretired: number): void {
+    this.i32(slot * 2);
     this.get(L_N);
-    this.i32(unretired);
-    this.op(W.i32Add);
-    this.mem(W.i32Store, 2, BUDGET_BYTE);
+    if (unretired !== 0) {
+      this.i32(unretired);
+      this.op(W.i32Add);
+    }
+  }
+
+  /**
+   * Leaves after a helper took a trap. The trap changed no integer register, so the epilogue's write
+   * back leaves exactly what the interpreter would; the access did not retire.
+   */
+  private trapExit(unretired: number): void {
+    if (unretired !== 0) {
+      this.get(L_N);
+      this.i32(unretired);
+      this.op(W.i32Add);
+      this.set(L_N);
+    }
+    this.i32(EXIT_TRAP);
+    this.set(L_CODE);
+    this.b.byte(W.br).u32(this.epilogueDepth + this.depth);
+  }
+
+  /** After the load helper: leaves when it trapped. */
+  private afterLoadHelper(unretired: number): void {
+    this.i32(0);
+    this.mem(W.i32Load, 2, HELPER_TRAPPED_BYTE);
+    this.open(W.if);
+    this.trapExit(unretired);
+    this.close();
+  }
+
+  /** After the store helper (its result on the stack): leaves when it trapped or asked to stop. */
+  private afterStoreHelper(slot: number, w: number, unretired: number): void {
+    this.tee(L_ENT);
+    this.open(W.if);
+    this.get(L_ENT);
+    this.i32(STORE_TRAPPED);
+    this.op(W.i32Eq);
+    this.open(W.if);
+    this.trapExit(unretired);
+    this.close();
+    this.exitAt((slot + slotLength(w)) * 2, unretired - 1);
+    this.close();
   }
 
   // --- function -----------------------------------------------------------------------------------
@@ -858,11 +914,12 @@ class Emitter {
     this.ramOffset();
     this.mem(wide ? W.i64Load : W.i64Load32U, LOG2[size], RAM_BYTE);
     this.b.byte(W.else);
-    this.beforeHelper(slot, unretired);
     this.get(L_LO);
     this.get(L_HI);
     this.i32(size);
+    this.helperPosition(slot, unretired);
     this.b.byte(W.call).u32(this.fnLoad);
+    this.afterLoadHelper(unretired);
     this.op(W.i64ExtendI32U);
     if (wide) {
       this.i32(0);
@@ -900,7 +957,6 @@ class Emitter {
     this.mem(W.i64Load, 3, F_REGS_BYTE + 8 * frs2);
     this.mem(wide ? W.i64Store : W.i64Store32, LOG2[size], RAM_BYTE);
     this.b.byte(W.else);
-    this.beforeHelper(slot, unretired);
     this.get(L_LO);
     this.get(L_HI);
     this.i32(size);
@@ -912,10 +968,9 @@ class Emitter {
     } else {
       this.i32(0);
     }
+    this.helperPosition(slot, unretired);
     this.b.byte(W.call).u32(this.fnStore);
-    this.open(W.if);
-    this.exitAt((slot + slotLength(w)) * 2, unretired - 1);
-    this.close();
+    this.afterStoreHelper(slot, w, unretired);
     this.close();
   }
 
@@ -956,11 +1011,12 @@ class Emitter {
     this.ramOffset();
     this.mem(LOAD_INSN[op], LOG2[size], RAM_BYTE);
     this.b.byte(W.else);
-    this.beforeHelper(slot, unretired);
     this.get(L_LO);
     this.get(L_HI);
     this.i32(size);
+    this.helperPosition(slot, unretired);
     this.b.byte(W.call).u32(this.fnLoad);
+    this.afterLoadHelper(unretired);
     this.op(W.i64ExtendI32U);
     if (size === 8) {
       this.i32(0);
@@ -995,7 +1051,6 @@ class Emitter {
     this.reg(rs2);
     this.mem(STORE_INSN[op], LOG2[size], RAM_BYTE);
     this.b.byte(W.else);
-    this.beforeHelper(slot, unretired);
     this.get(L_LO);
     this.get(L_HI);
     this.i32(size);
@@ -1006,11 +1061,10 @@ class Emitter {
     this.i64(32);
     this.op(W.i64ShrU);
     this.op(W.i32WrapI64);
+    this.helperPosition(slot, unretired);
     this.b.byte(W.call).u32(this.fnStore);
-    // A device that wants attention, or a store into this very code: stop after this instruction.
-    this.open(W.if);
-    this.exitAt((slot + slotLength(w)) * 2, unretired - 1);
-    this.close();
+    // A trap, a device that wants attention, or a store into this very code: leave.
+    this.afterStoreHelper(slot, w, unretired);
     this.close();
   }
 }
@@ -1069,17 +1123,21 @@ function emitMulhu(b: ByteWriter): void {
   b.byte(W.i64Add);
 }
 
-/**
- * The wasm module of a region. `memoryPages` is the size of the hart's state memory in 64 KiB pages
- * (the module imports it with exactly that size).
- */
-export function translateRegion(
-  region: Region,
-  ops: Int32Array,
-  imms: Int32Array,
-  memoryPages: number,
-  sharedMemory = false,
-): Translation {
+/** One region to translate, with the decode cache of its page. */
+export interface RegionSource {
+  region: Region;
+  ops: Int32Array;
+  imms: Int32Array;
+}
+
+/** Adds a region's function (exported as `name`) to a module being built. */
+function addRegionFunction(
+  m: ModuleBuilder,
+  source: RegionSource,
+  name: string,
+  fns: { mulhu: number; load: number; store: number; fp: number },
+): void {
+  const { region, ops, imms } = source;
   // Registers the region reads or writes get a local; those it writes are stored back on exit.
   const used = new Uint8Array(33);
   const writes = new Uint8Array(33);
@@ -1102,22 +1160,34 @@ export function translateRegion(
   }
   const written: number[] = [];
   for (let r = 1; r < 32; r++) if (writes[r]) written.push(r);
+  const run = m.addFunction([I32], [I32], locals as (typeof I32 | typeof I64)[], name);
+  new Emitter(run.body, region, ops, imms, regLocal, written, fns).emitFunction();
+}
 
+/**
+ * One wasm module holding the functions of several regions (exported as r0, r1, ... in order), so
+ * that a batch of hot pages costs one compile. `memoryPages` is the size of the hart's state memory
+ * in 64 KiB pages (the module imports it with exactly that size).
+ */
+export function translateRegions(
+  sources: RegionSource[],
+  memoryPages: number,
+  sharedMemory = false,
+): Translation {
   const m = new ModuleBuilder();
   m.importMemory('hart', 'memory', memoryPages, memoryPages, sharedMemory);
-  const load = m.importFunction('hart', 'load', [I32, I32, I32], [I32]);
-  const store = m.importFunction('hart', 'store', [I32, I32, I32, I32, I32], [I32]);
+  const load = m.importFunction('hart', 'load', [I32, I32, I32, I32, I32], [I32]);
+  const store = m.importFunction('hart', 'store', [I32, I32, I32, I32, I32, I32, I32], [I32]);
   const fp = m.importFunction('hart', 'fp', [I32, I32, I32, I32], [I32]);
-  const run = m.addFunction([I32], [I32], locals as (typeof I32 | typeof I64)[], 'run');
   const mulhu = m.addFunction([I64, I64], [I64], [I64, I64, I64, I64, I64, I64, I64]);
-  new Emitter(run.body, region, ops, imms, regLocal, written, {
-    mulhu: mulhu.index,
-    load,
-    store,
-    fp,
-  }).emitFunction();
   emitMulhu(mulhu.body);
-  return { bytes: m.build(), instructions: region.instructions };
+  const fns = { mulhu: mulhu.index, load, store, fp };
+  let instructions = 0;
+  sources.forEach((source, i) => {
+    addRegionFunction(m, source, `r${i}`, fns);
+    instructions += source.region.instructions;
+  });
+  return { bytes: m.build(), instructions };
 }
 
 export { SLOTS_PER_PAGE };

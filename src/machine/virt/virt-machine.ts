@@ -15,6 +15,7 @@ import {
   CSR_STIMECMP,
 } from '../../cpu/csr-numbers.js';
 import { Hart } from '../../cpu/hart.js';
+import type { JitOptions } from '../../cpu/jit/jit.js';
 import { RAM_BYTE } from '../../cpu/state-layout.js';
 import { warmUpInterpreter } from '../../cpu/warmup.js';
 import { BootImageError, type KernelImage, prepareKernel } from '../boot/kernel-image.js';
@@ -79,6 +80,8 @@ export interface VirtMachineConfig {
    * them, so /dev/vda, eth0, ... come out in the same order as on QEMU with the same flags.
    */
   virtio?: VirtioDevice[];
+  /** The compiled tier's options, or false for the interpreter alone. On by default. */
+  jit?: JitOptions | false;
 }
 
 export type MachineExit =
@@ -162,7 +165,13 @@ export class VirtMachine {
       // One state memory per hart holds its registers and, for now, the RAM: several harts need RAM
       // in a memory of its own shared between them, which comes with SMP support.
       const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
-      this.harts.push(new Hart(memory, this.bus, { hartId: id, readTime: () => this.clock.now() }));
+      this.harts.push(
+        new Hart(memory, this.bus, {
+          hartId: id,
+          readTime: () => this.clock.now(),
+          jit: config.jit === false ? false : (config.jit ?? {}),
+        }),
+      );
       this.running.push(id === 0);
     }
     if (config.harts > 1) throw new BootImageError('harts: more than one hart is not supported yet');
