@@ -967,6 +967,7 @@ export class Hart implements JitHost {
         used += ran;
         if (!this.jitPending) break;
         this.jitPending = false;
+        this.retired = startRetired + executed;
         const jit = this.jit as Jit;
         used += jit.run(budget - used);
         executed += jit.retired;
@@ -1867,6 +1868,17 @@ export class Hart implements JitHost {
   }
 
   /** Executes atomics, system instructions and CSR accesses. Returns the next pc. */
+  executeRareForJit(w: number, imm: number): void {
+    this.executeRare(
+      w,
+      imm,
+      (w >>> 8) & 0x7f,
+      (w >>> 15) & 0x3f,
+      (w >>> 21) & 0x3f,
+      this.pc + 4 - ((w >>> 26) & 2),
+    );
+  }
+
   private executeRare(w: number, imm: number, rd: number, rs1: number, rs2: number, next: number): number {
     const x = this.x;
     const op = w & 0xff;

@@ -30,6 +30,9 @@ import { formRegion, SLOTS_PER_PAGE } from './region.js';
 import {
   EXIT_JUMP,
   EXIT_TRAP,
+  HELPER_CONTINUE,
+  HELPER_STOP,
+  HELPER_TRAPPED,
   type RegionSource,
   STORE_STOP,
   STORE_TRAPPED,
@@ -75,6 +78,12 @@ export interface JitHost {
    * having changed nothing, when it would trap (the interpreter then runs it).
    */
   execFp(imm: number, rd: number, rs1: number, rs2: number): number;
+  /** Instructions retired (exact between run calls). */
+  readonly retired: number;
+  /** What counter CSRs read as instructions retired so far (set before a rare instruction runs). */
+  liveRetired: number;
+  /** Runs an instruction of the tier's BY_HELPER set at pc, as the interpreter does; may throw a trap. */
+  executeRareForJit(word: number, imm: number): void;
   /** Raises the fault of a jump to an address no hart can fetch (throws the trap signal). */
   unreachableTarget(lo: number, hi: number): number;
   /** The trap signal the interpreter throws to unwind (rethrown by run when it is not one). */
@@ -153,6 +162,9 @@ export class Jit {
   /** Block of the region running now (-1 when none): a store into it must stop it. */
   private running = -1;
   private stopRegion = false;
+  /** Instructions retired before the running region was entered, and its budget then. */
+  private regionRetired = 0;
+  private regionBudget = 0;
   private readonly imports: WebAssembly.Imports;
   private readonly memoryPages: number;
 
@@ -210,6 +222,23 @@ export class Jit {
           if (!this.stopRegion) return host.yieldRequested ? STORE_STOP : 0;
           this.stopRegion = false;
           return STORE_STOP;
+        },
+        rare: (word: number, imm: number, pageOffset: number, budget: number): number => {
+          host.pc = pcAt(pageOffset);
+          // Counter CSRs read what the interpreter would: instructions retired before this one.
+          host.liveRetired = this.regionRetired + (this.regionBudget - budget);
+          try {
+            host.executeRareForJit(word, imm);
+          } catch (e) {
+            if (e !== trapSignal) throw e;
+            x[SCALAR_BUDGET] = budget;
+            return HELPER_TRAPPED;
+          }
+          if (this.stopRegion) {
+            this.stopRegion = false;
+            return HELPER_STOP;
+          }
+          return host.yieldRequested ? HELPER_STOP : HELPER_CONTINUE;
         },
         fp: (imm: number, rd: number, rs1: number, rs2: number): number => host.execFp(imm, rd, rs1, rs2),
       },
@@ -369,6 +398,7 @@ export class Jit {
   run(budget: number, compileAtPc = false): number {
     const host = this.host;
     const x = host.x;
+    const startRetired = host.retired;
     let left = budget;
     let traps = 0;
     while (left > 0) {
@@ -395,6 +425,8 @@ export class Jit {
       x[SCALAR_PC_HI] = Math.floor(pc / TWO32) | 0;
       x[SCALAR_BUDGET] = left;
       x[SCALAR_TLB_SET] = host.tlbSetIndex();
+      this.regionRetired = startRetired + (budget - left) - traps;
+      this.regionBudget = left;
       this.running = block;
       this.stats.regionCalls++;
       // Helpers take traps themselves (EXIT_TRAP); anything thrown through the region is a host error.

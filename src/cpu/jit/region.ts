@@ -91,6 +91,27 @@ const COMPILED = new Set<number>([
   Op.FP,
 ]);
 
+/**
+ * Ops the compiled code hands to the interpreter's own implementation through a helper, without
+ * leaving the region: atomics, CSR accesses and sfence.vma (see translate.ts, emitByHelper).
+ */
+export const BY_HELPER = new Set<number>([
+  Op.LR_W,
+  Op.SC_W,
+  Op.AMO_W,
+  Op.LR_D,
+  Op.SC_D,
+  Op.AMO_D,
+  Op.CSRRW,
+  Op.CSRRS,
+  Op.CSRRC,
+  Op.CSRRWI,
+  Op.CSRRSI,
+  Op.CSRRCI,
+  Op.SFENCE_VMA,
+]);
+for (const op of BY_HELPER) COMPILED.add(op);
+
 export function isCompiled(op: number): boolean {
   return COMPILED.has(op);
 }

@@ -19,7 +19,20 @@
  *   stores into code always take the helper, which invalidates what they overwrite.
  */
 import { MSTATUS_FS, MSTATUS_HI_SD } from '../constants.js';
-import { CSR_MSTATUS } from '../csr-numbers.js';
+import {
+  CSR_FCSR,
+  CSR_FFLAGS,
+  CSR_FRM,
+  CSR_MCAUSE,
+  CSR_MEPC,
+  CSR_MSCRATCH,
+  CSR_MSTATUS,
+  CSR_MTVAL,
+  CSR_SCAUSE,
+  CSR_SEPC,
+  CSR_SSCRATCH,
+  CSR_STVAL,
+} from '../csr-numbers.js';
 import { FpOp } from '../fp-ops.js';
 import { Op } from '../opcodes.js';
 import {
@@ -35,7 +48,7 @@ import {
   TLB_ENTRIES,
   X_SINK,
 } from '../state-layout.js';
-import { isBranch, type Region, SLOTS_PER_PAGE, slotLength, staticTarget } from './region.js';
+import { BY_HELPER, isBranch, type Region, SLOTS_PER_PAGE, slotLength, staticTarget } from './region.js';
 import { type ByteWriter, I32, I64, ModuleBuilder, VOID, W } from './wasm-encoder.js';
 
 export const EXIT_NEXT = 0;
@@ -75,6 +88,47 @@ const L_ENT = 11;
 const L_T = 12;
 const FIXED_LOCALS: number[] = [I32, I32, I64, I32, I32, I64, I32, I64, I32, I32, I32, I64];
 
+/** Function indices a region's code calls. */
+interface RegionFunctions {
+  mulhu: number;
+  load: number;
+  store: number;
+  fp: number;
+  rare: number;
+}
+
+/** What the rare-instruction helper returns: carry on, leave after it, or it trapped. */
+export const HELPER_CONTINUE = 0;
+export const HELPER_STOP = 1;
+export const HELPER_TRAPPED = 2;
+
+/** CSRs whose writes change nothing about fetching, translation or interrupts. */
+const PLAIN_CSRS = new Set<number>([
+  CSR_FFLAGS,
+  CSR_FRM,
+  CSR_FCSR,
+  CSR_SSCRATCH,
+  CSR_SEPC,
+  CSR_SCAUSE,
+  CSR_STVAL,
+  CSR_MSCRATCH,
+  CSR_MEPC,
+  CSR_MCAUSE,
+  CSR_MTVAL,
+]);
+
+/**
+ * Whether compiled code may go on after a helper-run instruction (when the helper does not ask it to
+ * stop): atomics and CSR reads, and writes of plain CSRs. sfence.vma and other CSR writes (satp,
+ * mstatus, interrupt enables, PMP, ...) leave the region.
+ */
+function continuesAfter(op: number, imm: number): boolean {
+  if (op === Op.SFENCE_VMA) return false;
+  if (op < Op.CSRRW || op > Op.CSRRCI) return true;
+  const writes = op === Op.CSRRW || op === Op.CSRRWI || ((imm >>> 12) & 31) !== 0;
+  return !writes || PLAIN_CSRS.has(imm & 0xfff);
+}
+
 /**
  * Imported helpers, in import order. The memory helpers end with the access's offset in its page and
  * the budget before it; when the access traps they take the trap, set the trapped scalar and return,
@@ -98,6 +152,12 @@ export interface JitHelpers {
    * having done nothing, when it must trap (FS off, a reserved rounding mode): the interpreter then runs it.
    */
   fp(imm: number, rd: number, rs1: number, rs2: number): number;
+  /**
+   * Runs one instruction of BY_HELPER (packed word and immediate) as the interpreter does, on the
+   * state memory; returns HELPER_CONTINUE, HELPER_STOP (yield requested, or it overwrote the running
+   * region) or HELPER_TRAPPED.
+   */
+  rare(word: number, imm: number, pageOffset: number, budget: number): number;
 }
 
 const MSTATUS_BYTE = CSR_BYTE + CSR_MSTATUS * 8;
@@ -213,6 +273,7 @@ class Emitter {
   private readonly fnLoad: number;
   private readonly fnStore: number;
   private readonly fnFp: number;
+  private readonly fnRare: number;
   /** Labels open around the code being emitted, counting from the block's own position. */
   private depth = 0;
   /** Label depth of the dispatch loop and the epilogue block from the current block's code. */
@@ -226,7 +287,7 @@ class Emitter {
     imms: Int32Array,
     regLocal: Int32Array,
     written: number[],
-    fns: { mulhu: number; load: number; store: number; fp: number },
+    fns: RegionFunctions,
   ) {
     this.b = body;
     this.region = region;
@@ -238,6 +299,7 @@ class Emitter {
     this.fnLoad = fns.load;
     this.fnStore = fns.store;
     this.fnFp = fns.fp;
+    this.fnRare = fns.rare;
   }
 
   // --- small emitters ---------------------------------------------------------------------------
@@ -558,6 +620,10 @@ class Emitter {
     }
     if (op === Op.FP) {
       this.emitFloatOp(slot, rd, rs1, rs2, imm, unretired);
+      return;
+    }
+    if (BY_HELPER.has(op)) {
+      this.emitByHelper(slot, w, imm, rd, rs1, rs2, unretired);
       return;
     }
     switch (op) {
@@ -1004,6 +1070,53 @@ class Emitter {
     }
   }
 
+  /**
+   * An instruction the interpreter runs for the region (atomics, CSRs, sfence.vma): its source
+   * registers go to the state memory, the helper runs it there, and its result comes back into rd's
+   * local. A trap leaves; so does anything that may change how the next instruction is fetched or
+   * translated, or which interrupts are pending (see continuesAfter).
+   */
+  private emitByHelper(
+    slot: number,
+    w: number,
+    imm: number,
+    rd: number,
+    rs1: number,
+    rs2: number,
+    unretired: number,
+  ): void {
+    for (const r of rs1 === rs2 ? [rs1] : [rs1, rs2]) {
+      if (r === 0 || r >= 32 || this.regLocal[r] < 0) continue;
+      this.i32(0);
+      this.get(this.regLocal[r]);
+      this.mem(W.i64Store, 3, 8 * r);
+    }
+    this.i32(w);
+    this.i32(imm);
+    this.helperPosition(slot, unretired);
+    this.b.byte(W.call).u32(this.fnRare);
+    this.tee(L_ENT);
+    this.i32(HELPER_TRAPPED);
+    this.op(W.i32Eq);
+    this.open(W.if);
+    this.trapExit(unretired);
+    this.close();
+    if (rd !== 0 && rd < 32 && this.regLocal[rd] >= 0) {
+      this.i32(0);
+      this.mem(W.i64Load, 3, 8 * rd);
+      this.set(this.regLocal[rd]);
+    }
+    const next = (slot + slotLength(w)) * 2;
+    if (!continuesAfter(w & 0xff, imm)) {
+      this.exitAt(next, unretired - 1);
+      return;
+    }
+    this.get(L_ENT);
+    this.open(W.if);
+    this.exitAt(next, unretired - 1);
+    this.close();
+  }
+
   private emitLoad(slot: number, op: number, rd: number, rs1: number, imm: number, unretired: number): void {
     const size = LOAD_SIZE[op];
     this.tlbProbe(rs1, imm, size, L_TLB_LOAD);
@@ -1135,7 +1248,7 @@ function addRegionFunction(
   m: ModuleBuilder,
   source: RegionSource,
   name: string,
-  fns: { mulhu: number; load: number; store: number; fp: number },
+  fns: RegionFunctions,
 ): void {
   const { region, ops, imms } = source;
   // Registers the region reads or writes get a local; those it writes are stored back on exit.
@@ -1179,9 +1292,10 @@ export function translateRegions(
   const load = m.importFunction('hart', 'load', [I32, I32, I32, I32, I32], [I32]);
   const store = m.importFunction('hart', 'store', [I32, I32, I32, I32, I32, I32, I32], [I32]);
   const fp = m.importFunction('hart', 'fp', [I32, I32, I32, I32], [I32]);
+  const rare = m.importFunction('hart', 'rare', [I32, I32, I32, I32], [I32]);
   const mulhu = m.addFunction([I64, I64], [I64], [I64, I64, I64, I64, I64, I64, I64]);
   emitMulhu(mulhu.body);
-  const fns = { mulhu: mulhu.index, load, store, fp };
+  const fns = { mulhu: mulhu.index, load, store, fp, rare };
   let instructions = 0;
   sources.forEach((source, i) => {
     addRegionFunction(m, source, `r${i}`, fns);
