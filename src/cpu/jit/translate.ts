@@ -489,7 +489,7 @@ class Emitter {
       this.emitBlock(k);
     }
     b.byte(W.end); // $default
-    b.byte(W.unreachable);
+    this.emitIndirectDispatch();
     b.byte(W.end); // $dispatch
     b.byte(W.end); // $epilogue
     // Epilogue.
@@ -501,6 +501,65 @@ class Emitter {
     this.get(L_N);
     this.mem(W.i32Store, 2, BUDGET_BYTE);
     this.get(L_CODE);
+  }
+
+  /**
+   * Where a jalr lands (the dispatch's default, with the target in the exit-pc local): a target in
+   * this page that starts one of the region's blocks continues there, found by a binary search over
+   * the block starts; any other leaves with EXIT_JUMP for the runtime to look up. Open labels here:
+   * $dispatch (0) and $epilogue (1).
+   */
+  private emitIndirectDispatch(): void {
+    const starts = this.region.blocks.map((block, index) => [block.start, index] as const);
+    starts.sort((a, b) => a[0] - b[0]);
+    this.depth = 0;
+    if (starts.length > 0) {
+      // Same page: (target & ~4095) == vbase; then the slot.
+      this.get(L_EXIT_PC);
+      this.i64(-4096);
+      this.op(W.i64And);
+      this.get(L_VBASE);
+      this.op(W.i64Eq);
+      this.open(W.if);
+      this.get(L_EXIT_PC);
+      this.get(L_VBASE);
+      this.op(W.i64Sub);
+      this.op(W.i32WrapI64);
+      this.i32(1);
+      this.op(W.i32ShrU);
+      this.set(L_LO);
+      this.emitSearch(starts, 0, starts.length);
+      this.close();
+    }
+    this.i32(EXIT_JUMP);
+    this.set(L_CODE);
+    this.b.byte(W.br).u32(1);
+  }
+
+  /** Binary search of the slot in L_LO over starts[lo, hi); a hit continues at that block. */
+  private emitSearch(starts: (readonly [number, number])[], lo: number, hi: number): void {
+    if (hi - lo <= 3) {
+      for (let k = lo; k < hi; k++) {
+        this.get(L_LO);
+        this.i32(starts[k][0]);
+        this.op(W.i32Eq);
+        this.open(W.if);
+        this.i32(starts[k][1]);
+        this.set(L_NEXT);
+        this.b.byte(W.br).u32(this.depth);
+        this.close();
+      }
+      return;
+    }
+    const mid = (lo + hi) >> 1;
+    this.get(L_LO);
+    this.i32(starts[mid][0]);
+    this.op(W.i32LtU);
+    this.open(W.if);
+    this.emitSearch(starts, lo, mid);
+    this.b.byte(W.else);
+    this.emitSearch(starts, mid, hi);
+    this.close();
   }
 
   private emitBlock(index: number): void {
@@ -556,9 +615,10 @@ class Emitter {
       this.i64(after * 2);
       this.op(W.i64Add);
       this.setReg(rd);
-      this.i32(1);
-      this.set(L_CODE);
-      this.b.byte(W.br).u32(this.epilogueDepth + this.depth);
+      // To the indirect dispatch (the br_table's default): a block of this page, or out.
+      this.i32(this.region.blocks.length);
+      this.set(L_NEXT);
+      this.b.byte(W.br).u32(this.dispatchDepth + this.depth);
       return;
     }
     this.reg(rs1);
