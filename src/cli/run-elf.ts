@@ -57,9 +57,15 @@ export function runElf(file: string, options: RunElfOptions): number {
   const outcome = machine.run();
   if (options.stats) {
     const mips = outcome.instructions / outcome.seconds / 1e6;
-    process.stderr.write(
-      `${JSON.stringify({ instructions: outcome.instructions, seconds: outcome.seconds, mips: Number(mips.toFixed(2)) })}\n`,
-    );
+    const jit = machine.hart.jit;
+    const stats: Record<string, unknown> = {
+      instructions: outcome.instructions,
+      seconds: outcome.seconds,
+      mips: Number(mips.toFixed(2)),
+    };
+    // What the compiled tier did: batches compiled, guest instructions translated, wasm bytes, time.
+    if (jit !== null) stats.jit = jit.stats;
+    process.stderr.write(`${JSON.stringify(stats)}\n`);
   }
   switch (outcome.kind) {
     case 'exit':
