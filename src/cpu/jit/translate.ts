@@ -24,14 +24,25 @@ import {
   CSR_FFLAGS,
   CSR_FRM,
   CSR_MCAUSE,
+  CSR_MCOUNTEREN,
+  CSR_MEDELEG,
   CSR_MEPC,
+  CSR_MIDELEG,
+  CSR_MIE,
+  CSR_MIP,
   CSR_MSCRATCH,
   CSR_MSTATUS,
   CSR_MTVAL,
+  CSR_MTVEC,
   CSR_SCAUSE,
+  CSR_SCOUNTEREN,
   CSR_SEPC,
+  CSR_SIE,
+  CSR_SIP,
   CSR_SSCRATCH,
+  CSR_SSTATUS,
   CSR_STVAL,
+  CSR_STVEC,
 } from '../csr-numbers.js';
 import { FpOp } from '../fp-ops.js';
 import { Op } from '../opcodes.js';
@@ -102,8 +113,24 @@ export const HELPER_CONTINUE = 0;
 export const HELPER_STOP = 1;
 export const HELPER_TRAPPED = 2;
 
-/** CSRs whose writes change nothing about fetching, translation or interrupts. */
+/**
+ * CSRs whose writes compiled code can run past: they change nothing about how the next instruction
+ * is fetched (satp and PMP do), and the TLBs they flush are read live by the inline lookups. An
+ * interrupt one of them makes pending and enabled stops the region through the helper (yield).
+ */
 const PLAIN_CSRS = new Set<number>([
+  CSR_SSTATUS,
+  CSR_MSTATUS,
+  CSR_SIE,
+  CSR_MIE,
+  CSR_SIP,
+  CSR_MIP,
+  CSR_MIDELEG,
+  CSR_MEDELEG,
+  CSR_STVEC,
+  CSR_MTVEC,
+  CSR_SCOUNTEREN,
+  CSR_MCOUNTEREN,
   CSR_FFLAGS,
   CSR_FRM,
   CSR_FCSR,
@@ -119,8 +146,8 @@ const PLAIN_CSRS = new Set<number>([
 
 /**
  * Whether compiled code may go on after a helper-run instruction (when the helper does not ask it to
- * stop): atomics and CSR reads, and writes of plain CSRs. sfence.vma and other CSR writes (satp,
- * mstatus, interrupt enables, PMP, ...) leave the region.
+ * stop): atomics and CSR reads, and writes of PLAIN_CSRS. sfence.vma and other CSR writes (satp,
+ * PMP, counters, ...) leave the region.
  */
 function continuesAfter(op: number, imm: number): boolean {
   if (op === Op.SFENCE_VMA) return false;
@@ -1304,12 +1331,7 @@ export interface RegionSource {
 }
 
 /** Adds a region's function (exported as `name`) to a module being built. */
-function addRegionFunction(
-  m: ModuleBuilder,
-  source: RegionSource,
-  name: string,
-  fns: RegionFunctions,
-): void {
+function addRegionFunction(m: ModuleBuilder, source: RegionSource, name: string, fns: RegionFunctions): void {
   const { region, ops, imms } = source;
   // Registers the region reads or writes get a local; those it writes are stored back on exit.
   const used = new Uint8Array(33);
