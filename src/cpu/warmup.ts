@@ -13,6 +13,7 @@ import { CSR_MTVEC } from './csr-numbers.js';
 import { encB, encI, encJ, encR, encR4, encS, encU } from './encoder.js';
 import { FpOp } from './fp-ops.js';
 import { Hart } from './hart.js';
+import type { JitOptions } from './jit/jit.js';
 import { F_I32, RAM_BYTE } from './state-layout.js';
 
 const RAM_BASE = 0x8000_0000;
@@ -196,10 +197,18 @@ function warmFpu(hart: Hart): void {
 export function warmUpInterpreter(): void {
   if (warmedUp) return;
   warmedUp = true;
+  // Twice: on the interpreter alone, then with the compiled tier (compiling at once, so that entering
+  // and leaving compiled code, and the hotness counting, have been seen before V8 optimises the loop).
+  warmUp(null);
+  warmUp({ threshold: 2, synchronous: true });
+}
+
+function warmUp(jit: JitOptions | null): void {
   const pages = (RAM_BYTE + RAM_SIZE) / 65536;
   const bus = new ScratchDevice();
   const hart = new Hart(new WebAssembly.Memory({ initial: pages, maximum: pages }), bus, {
     decodeCachePages: 8,
+    jit: jit ?? false,
   });
   bus.hart = hart;
   const program = buildProgram() as Uint32Array & { handlerOffset: number };
@@ -213,5 +222,5 @@ export function warmUpInterpreter(): void {
   hart.setRegister(CODE_DATA_REG, RAM_BASE + CODE_DATA_OFFSET);
   hart.csr[CSR_MTVEC * 2] = RAM_BASE + program.handlerOffset;
   for (let i = 0; i < 800; i++) hart.run(i < 600 ? 64 : 4096);
-  warmFpu(hart);
+  if (jit === null) warmFpu(hart);
 }

@@ -98,6 +98,25 @@ interface Job {
   source: RegionSource;
 }
 
+/**
+ * Entering compiled code from the interpreter and leaving it again costs about as much as
+ * interpreting a few dozen instructions. An entry whose runs (the whole stay in compiled code, through
+ * any regions it chains to) average fewer than MIN_RUN instructions over its first ENTRY_SAMPLES
+ * runs is left to the interpreter: kernel paths that are hot but cut short by traps, xRET and page
+ * crossings into cold code would otherwise make a boot slower with the tier than without it.
+ */
+const MIN_RUN = 24;
+const ENTRY_SAMPLES = 32;
+/** Entry verdicts (EntryRuns.calls once decided). */
+const KEPT = -1;
+const DECLINED = -2;
+
+interface EntryRuns {
+  /** Runs counted so far, or KEPT / DECLINED once decided. */
+  calls: number;
+  retired: number;
+}
+
 /** Bounds of one asynchronous batch: small enough that the first region in it is not kept waiting long. */
 const MAX_BATCH_REGIONS = 64;
 const MAX_BATCH_INSTRUCTIONS = 16000;
@@ -131,6 +150,8 @@ export interface JitStats {
   regionCalls: number;
   /** Instructions retired by compiled code. */
   retired: number;
+  /** Entries left to the interpreter because their runs were short (see MIN_RUN). */
+  declinedEntries: number;
 }
 
 export class Jit {
@@ -146,6 +167,7 @@ export class Jit {
     dropped: 0,
     regionCalls: 0,
     retired: 0,
+    declinedEntries: 0,
   };
   private readonly host: JitHost;
   private readonly synchronous: boolean;
@@ -165,6 +187,8 @@ export class Jit {
   /** Instructions retired before the running region was entered, and its budget then. */
   private regionRetired = 0;
   private regionBudget = 0;
+  /** Runs per entry slot, until the verdict of MIN_RUN. */
+  private readonly entryRuns = new Map<number, EntryRuns>();
   private readonly imports: WebAssembly.Imports;
   private readonly memoryPages: number;
 
@@ -352,7 +376,9 @@ export class Jit {
       // Entries of the region this one replaces that are not block starts here any more (a page with
       // more blocks than a region holds) must not send the hart to this region's block of that index.
       for (let s = base; s < base + SLOTS_PER_PAGE; s++) if (slots[s] < 0) slots[s] = this.threshold;
-      for (const [slot, index] of entries) slots[base + slot] = -(index + 1);
+      for (const [slot, index] of entries) {
+        slots[base + slot] = this.entryRuns.get(base + slot)?.calls === DECLINED ? 0 : -(index + 1);
+      }
     });
   }
 
@@ -362,6 +388,7 @@ export class Jit {
     const base = this.host.blockSlotBase(block);
     const slots = this.host.jitSlots;
     if (recycled) {
+      for (let s = base; s < base + SLOTS_PER_PAGE; s++) this.entryRuns.delete(s);
       this.drops[block] = 0;
       this.recompiles[block] = 0;
       this.wanted[block] = null;
@@ -386,6 +413,26 @@ export class Jit {
     return this.regions[block] !== null || this.wanted[block] !== null;
   }
 
+  /** Counts a stay in compiled code that began at `slot`, and decides whether entering there pays. */
+  private noteRun(slot: number, retired: number): void {
+    let runs = this.entryRuns.get(slot);
+    if (runs === undefined) {
+      runs = { calls: 0, retired: 0 };
+      this.entryRuns.set(slot, runs);
+    }
+    if (runs.calls < 0) return;
+    runs.calls++;
+    runs.retired += retired;
+    if (runs.calls < ENTRY_SAMPLES) return;
+    if (runs.retired >= MIN_RUN * runs.calls) {
+      runs.calls = KEPT;
+    } else {
+      runs.calls = DECLINED;
+      if (this.host.jitSlots[slot] < 0) this.host.jitSlots[slot] = 0;
+      this.stats.declinedEntries++;
+    }
+  }
+
   /** Instructions retired by the last `run` (its return value also counts trap entries). */
   retired = 0;
 
@@ -401,6 +448,7 @@ export class Jit {
     const startRetired = host.retired;
     let left = budget;
     let traps = 0;
+    let firstEntry = -1;
     while (left > 0) {
       const slot = host.entrySlot(host.pc);
       if (slot < 0) break;
@@ -420,6 +468,7 @@ export class Jit {
       const block = host.blockOfSlot(slot);
       const region = this.regions[block];
       if (region === null) break;
+      if (firstEntry < 0) firstEntry = slot;
       const pc = host.pc;
       x[SCALAR_PC_LO] = pc | 0;
       x[SCALAR_PC_HI] = Math.floor(pc / TWO32) | 0;
@@ -463,6 +512,7 @@ export class Jit {
     }
     this.retired = budget - left - traps;
     this.stats.retired += this.retired;
+    if (firstEntry >= 0 && !this.strict) this.noteRun(firstEntry, this.retired);
     return budget - left;
   }
 }
