@@ -33,6 +33,7 @@ import {
   HELPER_CONTINUE,
   HELPER_STOP,
   HELPER_TRAPPED,
+  type JitHelpers,
   type RegionSource,
   STORE_STOP,
   STORE_TRAPPED,
@@ -152,6 +153,8 @@ export interface JitStats {
   retired: number;
   /** Entries left to the interpreter because their runs were short (see MIN_RUN). */
   declinedEntries: number;
+  /** Batches the translator or V8 refused (a bug: their pages stay with the interpreter). */
+  failedBatches: number;
 }
 
 export class Jit {
@@ -168,7 +171,10 @@ export class Jit {
     regionCalls: 0,
     retired: 0,
     declinedEntries: 0,
+    failedBatches: 0,
   };
+  /** Why the last batch failed, for diagnosis. */
+  lastError: string | null = null;
   private readonly host: JitHost;
   private readonly synchronous: boolean;
   private readonly regions: (CompiledRegion | null)[];
@@ -210,63 +216,53 @@ export class Jit {
     const pcAt = (pageOffset: number): number =>
       x[SCALAR_PC_HI] * TWO32 + ((x[SCALAR_PC_LO] & -4096) >>> 0) + pageOffset;
     const trapSignal = host.trapSignal;
-    this.imports = {
-      hart: {
-        memory: host.memory,
-        load: (lo: number, hi: number, size: number, pageOffset: number, budget: number): number => {
-          host.pc = pcAt(pageOffset);
-          try {
-            const v = host.loadSlow(lo, hi, size);
-            x[SCALAR_HELPER_HI] = host.loadHi;
-            return v;
-          } catch (e) {
-            if (e !== trapSignal) throw e;
-            x[SCALAR_HELPER_TRAPPED] = 1;
-            x[SCALAR_BUDGET] = budget;
-            return 0;
-          }
-        },
-        store: (
-          lo: number,
-          hi: number,
-          size: number,
-          vLo: number,
-          vHi: number,
-          pageOffset: number,
-          budget: number,
-        ): number => {
-          host.pc = pcAt(pageOffset);
-          try {
-            host.storeSlow(lo, hi, size, vLo, vHi);
-          } catch (e) {
-            if (e !== trapSignal) throw e;
-            x[SCALAR_BUDGET] = budget;
-            return STORE_TRAPPED;
-          }
-          if (!this.stopRegion) return host.yieldRequested ? STORE_STOP : 0;
-          this.stopRegion = false;
-          return STORE_STOP;
-        },
-        rare: (word: number, imm: number, pageOffset: number, budget: number): number => {
-          host.pc = pcAt(pageOffset);
-          // Counter CSRs read what the interpreter would: instructions retired before this one.
-          host.liveRetired = this.regionRetired + (this.regionBudget - budget);
-          try {
-            host.executeRareForJit(word, imm);
-          } catch (e) {
-            if (e !== trapSignal) throw e;
-            x[SCALAR_BUDGET] = budget;
-            return HELPER_TRAPPED;
-          }
-          if (this.stopRegion) {
-            this.stopRegion = false;
-            return HELPER_STOP;
-          }
-          return host.yieldRequested ? HELPER_STOP : HELPER_CONTINUE;
-        },
-        fp: (imm: number, rd: number, rs1: number, rs2: number): number => host.execFp(imm, rd, rs1, rs2),
+    const helpers: JitHelpers = {
+      load: (lo, hi, size, pageOffset, budget) => {
+        host.pc = pcAt(pageOffset);
+        try {
+          const v = host.loadSlow(lo, hi, size);
+          x[SCALAR_HELPER_HI] = host.loadHi;
+          return v;
+        } catch (e) {
+          if (e !== trapSignal) throw e;
+          x[SCALAR_HELPER_TRAPPED] = 1;
+          x[SCALAR_BUDGET] = budget;
+          return 0;
+        }
       },
+      store: (lo, hi, size, vLo, vHi, pageOffset, budget) => {
+        host.pc = pcAt(pageOffset);
+        try {
+          host.storeSlow(lo, hi, size, vLo, vHi);
+        } catch (e) {
+          if (e !== trapSignal) throw e;
+          x[SCALAR_BUDGET] = budget;
+          return STORE_TRAPPED;
+        }
+        if (!this.stopRegion) return host.yieldRequested ? STORE_STOP : 0;
+        this.stopRegion = false;
+        return STORE_STOP;
+      },
+      rare: (word, imm, pageOffset, budget) => {
+        host.pc = pcAt(pageOffset);
+        // Counter CSRs read what the interpreter would: instructions retired before this one.
+        host.liveRetired = this.regionRetired + (this.regionBudget - budget);
+        try {
+          host.executeRareForJit(word, imm);
+        } catch (e) {
+          if (e !== trapSignal) throw e;
+          x[SCALAR_BUDGET] = budget;
+          return HELPER_TRAPPED;
+        }
+        if (this.stopRegion) {
+          this.stopRegion = false;
+          return HELPER_STOP;
+        }
+        return host.yieldRequested ? HELPER_STOP : HELPER_CONTINUE;
+      },
+      fp: (imm, rd, rs1, rs2) => host.execFp(imm, rd, rs1, rs2),
     };
+    this.imports = { hart: { memory: host.memory, ...helpers } };
   }
 
   /** The interpreter found `slot` hot (its counter reached zero). */
@@ -308,14 +304,32 @@ export class Jit {
       }
       if (jobs.length === 0) return;
       const started = performance.now();
-      const { bytes } = translateRegions(
-        jobs.map((j) => j.source),
-        this.memoryPages,
-      );
+      let bytes: Uint8Array;
+      try {
+        bytes = translateRegions(
+          jobs.map((j) => j.source),
+          this.memoryPages,
+        ).bytes;
+      } catch (e) {
+        // A translator bug must not take the VM down: these pages stay with the interpreter.
+        for (const job of jobs) this.drops[job.block] = MAX_DROPS;
+        this.stats.failedBatches++;
+        this.lastError = (e as Error).message;
+        continue;
+      }
       this.stats.wasmBytes += bytes.length;
       this.stats.translateMs += performance.now() - started;
       if (this.synchronous) {
-        this.install(jobs, new WebAssembly.Module(bytes), started);
+        let module: WebAssembly.Module;
+        try {
+          module = new WebAssembly.Module(bytes);
+        } catch (e) {
+          for (const job of jobs) this.drops[job.block] = MAX_DROPS;
+          this.stats.failedBatches++;
+          this.lastError = (e as Error).message;
+          continue;
+        }
+        this.install(jobs, module, started);
         continue;
       }
       this.compiling = true;
@@ -325,9 +339,11 @@ export class Jit {
           this.install(jobs, module, started);
           this.compileQueued();
         },
-        () => {
+        (e: Error) => {
           // A module V8 refuses is a translator bug; the interpreter keeps running these pages.
           this.compiling = false;
+          this.stats.failedBatches++;
+          this.lastError = e.message;
           for (const job of jobs) this.drops[job.block] = MAX_DROPS;
           this.compileQueued();
         },

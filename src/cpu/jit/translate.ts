@@ -278,6 +278,75 @@ const STORE_INSN: Record<number, number> = {
   [Op.SW]: W.i64Store32,
   [Op.SD]: W.i64Store,
 };
+/** Operand shapes of the plain ALU operations. */
+enum Form {
+  /** rs1 op rs2, 64-bit. */
+  Reg,
+  /** rs1 op imm, 64-bit. */
+  Imm,
+  /** rs1 < rs2 (an i32 result, zero-extended). */
+  Compare,
+  CompareImm,
+  /** 32-bit rs1 op rs2 / imm, sign-extended. */
+  Word,
+  WordImm,
+}
+
+/** The ALU operations that are one wasm instruction on their operands. */
+const ALU_OPS: Record<number, readonly [number, Form]> = {
+  [Op.ADD]: [W.i64Add, Form.Reg],
+  [Op.SUB]: [W.i64Sub, Form.Reg],
+  [Op.AND]: [W.i64And, Form.Reg],
+  [Op.OR]: [W.i64Or, Form.Reg],
+  [Op.XOR]: [W.i64Xor, Form.Reg],
+  [Op.SLL]: [W.i64Shl, Form.Reg],
+  [Op.SRL]: [W.i64ShrU, Form.Reg],
+  [Op.SRA]: [W.i64ShrS, Form.Reg],
+  [Op.MUL]: [W.i64Mul, Form.Reg],
+  [Op.SLT]: [W.i64LtS, Form.Compare],
+  [Op.SLTU]: [W.i64LtU, Form.Compare],
+  [Op.ADDI]: [W.i64Add, Form.Imm],
+  [Op.XORI]: [W.i64Xor, Form.Imm],
+  [Op.ORI]: [W.i64Or, Form.Imm],
+  [Op.ANDI]: [W.i64And, Form.Imm],
+  [Op.SLLI]: [W.i64Shl, Form.Imm],
+  [Op.SRLI]: [W.i64ShrU, Form.Imm],
+  [Op.SRAI]: [W.i64ShrS, Form.Imm],
+  [Op.SLTI]: [W.i64LtS, Form.CompareImm],
+  [Op.SLTIU]: [W.i64LtU, Form.CompareImm],
+  [Op.ADDW]: [W.i32Add, Form.Word],
+  [Op.SUBW]: [W.i32Sub, Form.Word],
+  [Op.SLLW]: [W.i32Shl, Form.Word],
+  [Op.SRLW]: [W.i32ShrU, Form.Word],
+  [Op.SRAW]: [W.i32ShrS, Form.Word],
+  [Op.MULW]: [W.i32Mul, Form.Word],
+  [Op.ADDIW]: [W.i32Add, Form.WordImm],
+  [Op.SLLIW]: [W.i32Shl, Form.WordImm],
+  [Op.SRLIW]: [W.i32ShrU, Form.WordImm],
+  [Op.SRAIW]: [W.i32ShrS, Form.WordImm],
+};
+
+/** The opcodes of one division width (see Emitter.emitDivide). */
+const DIVIDE_64 = {
+  type: I64,
+  min: -(2 ** 63),
+  eqz: W.i64Eqz,
+  eq: W.i64Eq,
+  divS: W.i64DivS,
+  divU: W.i64DivU,
+  remS: W.i64RemS,
+  remU: W.i64RemU,
+};
+const DIVIDE_32 = {
+  type: I32,
+  min: -(2 ** 31),
+  eqz: W.i32Eqz,
+  eq: W.i32Eq,
+  divS: W.i32DivS,
+  divU: W.i32DivU,
+  remS: W.i32RemS,
+  remU: W.i32RemU,
+};
 /** Sign-extension opcodes (WebAssembly 2.0). */
 const I64_EXTEND8_S = 0xc2;
 const I64_EXTEND16_S = 0xc3;
@@ -713,6 +782,10 @@ class Emitter {
       this.emitByHelper(slot, w, imm, rd, rs1, rs2, unretired);
       return;
     }
+    if (this.emitArithmetic(op, rs1, rs2, imm)) {
+      this.setReg(rd);
+      return;
+    }
     switch (op) {
       case Op.FENCE:
       case Op.FENCE_I:
@@ -730,112 +803,6 @@ class Emitter {
         this.i64(slot * 2 + imm);
         this.op(W.i64Add);
         break;
-      case Op.ADDI:
-        this.binImm(rs1, imm, W.i64Add);
-        break;
-      case Op.XORI:
-        this.binImm(rs1, imm, W.i64Xor);
-        break;
-      case Op.ORI:
-        this.binImm(rs1, imm, W.i64Or);
-        break;
-      case Op.ANDI:
-        this.binImm(rs1, imm, W.i64And);
-        break;
-      case Op.SLTI:
-        this.binImm(rs1, imm, W.i64LtS);
-        this.op(W.i64ExtendI32U);
-        break;
-      case Op.SLTIU:
-        this.binImm(rs1, imm, W.i64LtU);
-        this.op(W.i64ExtendI32U);
-        break;
-      case Op.SLLI:
-        this.binImm(rs1, imm, W.i64Shl);
-        break;
-      case Op.SRLI:
-        this.binImm(rs1, imm, W.i64ShrU);
-        break;
-      case Op.SRAI:
-        this.binImm(rs1, imm, W.i64ShrS);
-        break;
-      case Op.ADDIW:
-        this.word(rs1);
-        this.i32(imm);
-        this.op(W.i32Add);
-        this.op(W.i64ExtendI32S);
-        break;
-      case Op.SLLIW:
-        this.word(rs1);
-        this.i32(imm);
-        this.op(W.i32Shl);
-        this.op(W.i64ExtendI32S);
-        break;
-      case Op.SRLIW:
-        this.word(rs1);
-        this.i32(imm);
-        this.op(W.i32ShrU);
-        this.op(W.i64ExtendI32S);
-        break;
-      case Op.SRAIW:
-        this.word(rs1);
-        this.i32(imm);
-        this.op(W.i32ShrS);
-        this.op(W.i64ExtendI32S);
-        break;
-      case Op.ADD:
-        this.bin(rs1, rs2, W.i64Add);
-        break;
-      case Op.SUB:
-        this.bin(rs1, rs2, W.i64Sub);
-        break;
-      case Op.AND:
-        this.bin(rs1, rs2, W.i64And);
-        break;
-      case Op.OR:
-        this.bin(rs1, rs2, W.i64Or);
-        break;
-      case Op.XOR:
-        this.bin(rs1, rs2, W.i64Xor);
-        break;
-      case Op.SLL:
-        this.bin(rs1, rs2, W.i64Shl);
-        break;
-      case Op.SRL:
-        this.bin(rs1, rs2, W.i64ShrU);
-        break;
-      case Op.SRA:
-        this.bin(rs1, rs2, W.i64ShrS);
-        break;
-      case Op.SLT:
-        this.bin(rs1, rs2, W.i64LtS);
-        this.op(W.i64ExtendI32U);
-        break;
-      case Op.SLTU:
-        this.bin(rs1, rs2, W.i64LtU);
-        this.op(W.i64ExtendI32U);
-        break;
-      case Op.MUL:
-        this.bin(rs1, rs2, W.i64Mul);
-        break;
-      case Op.ADDW:
-        this.binWord(rs1, rs2, W.i32Add);
-        break;
-      case Op.SUBW:
-        this.binWord(rs1, rs2, W.i32Sub);
-        break;
-      case Op.SLLW:
-        this.binWord(rs1, rs2, W.i32Shl);
-        break;
-      case Op.SRLW:
-        this.binWord(rs1, rs2, W.i32ShrU);
-        break;
-      case Op.SRAW:
-        this.binWord(rs1, rs2, W.i32ShrS);
-        break;
-      case Op.MULW:
-        this.binWord(rs1, rs2, W.i32Mul);
-        break;
       case Op.MULHU:
         this.reg(rs1);
         this.reg(rs2);
@@ -849,13 +816,11 @@ class Emitter {
       case Op.DIVU:
       case Op.REM:
       case Op.REMU:
-        this.emitDivide(op, rs1, rs2);
-        break;
       case Op.DIVW:
       case Op.DIVUW:
       case Op.REMW:
       case Op.REMUW:
-        this.emitDivideWord(op, rs1, rs2);
+        this.emitDivide(op, rs1, rs2);
         break;
       default:
         throw new Error(`translate: op ${op} is not compiled`);
@@ -863,28 +828,30 @@ class Emitter {
     this.setReg(rd);
   }
 
-  private binImm(rs1: number, imm: number, code: number): void {
+  /** The ALU operations of ALU_OPS; false when `op` is not one of them. */
+  private emitArithmetic(op: number, rs1: number, rs2: number, imm: number): boolean {
+    const alu = ALU_OPS[op];
+    if (alu === undefined) return false;
+    const [code, form] = alu;
+    if (form === Form.Word || form === Form.WordImm) {
+      this.word(rs1);
+      if (form === Form.Word) this.word(rs2);
+      else this.i32(imm);
+      this.op(code);
+      this.op(W.i64ExtendI32S);
+      return true;
+    }
     this.reg(rs1);
-    this.i64(imm);
+    if (form === Form.Imm || form === Form.CompareImm) this.i64(imm);
+    else this.reg(rs2);
     this.op(code);
-  }
-
-  private bin(rs1: number, rs2: number, code: number): void {
-    this.reg(rs1);
-    this.reg(rs2);
-    this.op(code);
+    if (form === Form.Compare || form === Form.CompareImm) this.op(W.i64ExtendI32U);
+    return true;
   }
 
   private word(r: number): void {
     this.reg(r);
     this.op(W.i32WrapI64);
-  }
-
-  private binWord(rs1: number, rs2: number, code: number): void {
-    this.word(rs1);
-    this.word(rs2);
-    this.op(code);
-    this.op(W.i64ExtendI32S);
   }
 
   /** mulh = mulhu - (a < 0 ? b : 0) - (b < 0 ? a : 0); mulhsu drops the second correction. */
@@ -908,72 +875,46 @@ class Emitter {
     }
   }
 
-  /** RISC-V division never traps: x/0 = all ones (rem: x), MIN/-1 = MIN (rem: 0). */
+  /**
+   * RISC-V division never traps: x/0 = all ones (rem: x), MIN/-1 = MIN (rem: 0). The word forms
+   * divide the low 32 bits and sign-extend the result.
+   */
   private emitDivide(op: number, rs1: number, rs2: number): void {
-    const signed = op === Op.DIV || op === Op.REM;
-    const rem = op === Op.REM || op === Op.REMU;
-    this.reg(rs2);
-    this.op(W.i64Eqz);
-    this.open(W.if, I64);
-    if (rem) this.reg(rs1);
-    else this.i64(-1);
+    const wide = op === Op.DIV || op === Op.DIVU || op === Op.REM || op === Op.REMU;
+    const signed = op === Op.DIV || op === Op.REM || op === Op.DIVW || op === Op.REMW;
+    const rem = op === Op.REM || op === Op.REMU || op === Op.REMW || op === Op.REMUW;
+    const w = wide ? DIVIDE_64 : DIVIDE_32;
+    const operand = (r: number): void => (wide ? this.reg(r) : this.word(r));
+    const constant = (v: number): void => (wide ? this.i64(v) : this.i32(v));
+    operand(rs2);
+    this.op(w.eqz);
+    this.open(W.if, w.type);
+    if (rem) operand(rs1);
+    else constant(-1);
     this.b.byte(W.else);
     if (signed) {
-      this.reg(rs1);
-      this.i64(-(2 ** 63));
-      this.op(W.i64Eq);
-      this.reg(rs2);
-      this.i64(-1);
-      this.op(W.i64Eq);
+      operand(rs1);
+      constant(w.min);
+      this.op(w.eq);
+      operand(rs2);
+      constant(-1);
+      this.op(w.eq);
       this.op(W.i32And);
-      this.open(W.if, I64);
-      if (rem) this.i64(0);
-      else this.reg(rs1);
+      this.open(W.if, w.type);
+      if (rem) constant(0);
+      else operand(rs1);
       this.b.byte(W.else);
-      this.reg(rs1);
-      this.reg(rs2);
-      this.op(rem ? W.i64RemS : W.i64DivS);
+      operand(rs1);
+      operand(rs2);
+      this.op(rem ? w.remS : w.divS);
       this.close();
     } else {
-      this.reg(rs1);
-      this.reg(rs2);
-      this.op(rem ? W.i64RemU : W.i64DivU);
+      operand(rs1);
+      operand(rs2);
+      this.op(rem ? w.remU : w.divU);
     }
     this.close();
-  }
-
-  private emitDivideWord(op: number, rs1: number, rs2: number): void {
-    const signed = op === Op.DIVW || op === Op.REMW;
-    const rem = op === Op.REMW || op === Op.REMUW;
-    this.word(rs2);
-    this.op(W.i32Eqz);
-    this.open(W.if, I32);
-    if (rem) this.word(rs1);
-    else this.i32(-1);
-    this.b.byte(W.else);
-    if (signed) {
-      this.word(rs1);
-      this.i32(-(2 ** 31));
-      this.op(W.i32Eq);
-      this.word(rs2);
-      this.i32(-1);
-      this.op(W.i32Eq);
-      this.op(W.i32And);
-      this.open(W.if, I32);
-      if (rem) this.i32(0);
-      else this.word(rs1);
-      this.b.byte(W.else);
-      this.word(rs1);
-      this.word(rs2);
-      this.op(rem ? W.i32RemS : W.i32DivS);
-      this.close();
-    } else {
-      this.word(rs1);
-      this.word(rs2);
-      this.op(rem ? W.i32RemU : W.i32DivU);
-    }
-    this.close();
-    this.op(W.i64ExtendI32S);
+    if (!wide) this.op(W.i64ExtendI32S);
   }
 
   /**

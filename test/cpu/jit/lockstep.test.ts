@@ -109,6 +109,8 @@ function lockstep(
   const final = difference(a, b, true);
   if (final !== null) throw new Error(`${path.basename(file)} (seed ${seed}): at the end: ${final}`);
   assert.equal(a.exit, b.exit);
+  // A batch the translator or V8 refused falls back to the interpreter silently; here it is a bug.
+  assert.equal(b.machine.hart.jit?.stats.failedBatches, 0, b.machine.hart.jit?.lastError ?? '');
   return { instructions: a.machine.hart.retired, compiledCalls: b.machine.hart.jit?.stats.regionCalls ?? 0 };
 }
 
