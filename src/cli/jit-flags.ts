@@ -1,5 +1,5 @@
 /** The `--jit` and `--jit-threshold` flags shared by `run` and `run-elf`. */
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_THRESHOLD, type JitOptions } from '../cpu/jit/jit.js';
 
 export function parseOnOff(text: string, what: string): boolean {
@@ -24,20 +24,20 @@ const parseThreshold = (text: string): number => {
   return n;
 };
 
-/** `--jit on|off` (commander's .option arguments): the tier is on unless turned off. */
-export const JIT_OPTION = [
-  '--jit <on|off>',
-  'the WebAssembly tier for hot guest code (off: the interpreter alone)',
-  parseJitSwitch,
-  true,
-] as const;
+/** `--jit on|off`: the tier is on unless turned off. */
+export function jitOption(): Option {
+  return new Option('--jit <on|off>', 'the WebAssembly tier for hot guest code (off: the interpreter alone)')
+    .argParser(parseJitSwitch)
+    .default(true, 'on');
+}
 
 /** `--jit-threshold N`. */
-export const JIT_THRESHOLD_OPTION = [
-  '--jit-threshold <n>',
-  `taken branches that make a block hot (default ${DEFAULT_THRESHOLD}; 0: compile every block before it first runs)`,
-  parseThreshold,
-] as const;
+export function jitThresholdOption(): Option {
+  return new Option(
+    '--jit-threshold <n>',
+    `taken branches that make a block hot (default ${DEFAULT_THRESHOLD}; 0: compile every block before it first runs)`,
+  ).argParser(parseThreshold);
+}
 
 /** The tier's options from the flags: false for the interpreter alone. */
 export function jitOptions(on: boolean, threshold: number | undefined): JitOptions | false {

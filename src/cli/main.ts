@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { FlagError, parseConsolePort, parseDisk, parseNet, parseShare } from './device-flags.js';
-import { JIT_OPTION, JIT_THRESHOLD_OPTION, jitOptions } from './jit-flags.js';
+import { jitOption, jitOptions, jitThresholdOption } from './jit-flags.js';
 import { type RunOptions, runVm } from './run.js';
 import { runElf } from './run-elf.js';
 import { registerServe } from './serve.js';
@@ -55,8 +55,8 @@ program
   .option('--mem <size>', 'RAM size at 0x80000000', option(parseSize, '--mem'), 256 * 1024 * 1024)
   .option('--trace', 'print privilege, pc and instruction bits of every instruction to stderr', false)
   .option('--stats', 'print {"instructions","seconds","mips"} as JSON to stderr at the end', false)
-  .option(...JIT_OPTION)
-  .option(...JIT_THRESHOLD_OPTION)
+  .addOption(jitOption())
+  .addOption(jitThresholdOption())
   .action(
     (
       file: string,
@@ -122,8 +122,8 @@ program
     repeatable(parseConsolePort),
   )
   .option('--rng', 'virtio-rng entropy device fed by the host')
-  .option(...JIT_OPTION)
-  .option(...JIT_THRESHOLD_OPTION)
+  .addOption(jitOption())
+  .addOption(jitThresholdOption())
   .option(
     '--console <serial|virtio>',
     'the terminal is the UART (ttyS0) or a virtio console (hvc0: boot with --append console=hvc0)',

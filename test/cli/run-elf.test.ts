@@ -72,3 +72,35 @@ test('exit codes: pass, failing test number, --max-insns, and a bad HTIF request
   assert.equal(r.status, 0);
   assert.match(r.stderr, /HTIF: ignored a system call whose block at 0x12340 is not aligned RAM/);
 });
+
+test('--jit and --jit-threshold: the tier is on by default, off on request, and bad values are refused', (t) => {
+  // A loop hot enough to be compiled at the default threshold, then a pass.
+  const loop = assemble(
+    'jit-loop',
+    '  li t2, 100000\n1: addi t2, t2, -1\n  bnez t2, 1b\n  li t0, 1\n  la t1, tohost\n  sd t0, 0(t1)\n2: j 2b',
+  );
+  if (loop === null) return t.skip('riscv64-unknown-elf-gcc not installed');
+  const stats = (r: ReturnType<typeof runElf>) => {
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stderr.trim().split('\n').pop() as string) as {
+      instructions: number;
+      jit?: { retired: number };
+    };
+  };
+  const on = stats(runElf(loop, '--stats'));
+  assert.ok(on.jit !== undefined && on.jit.retired > 150_000, `compiled code ran: ${JSON.stringify(on.jit)}`);
+  const off = stats(runElf(loop, '--stats', '--jit', 'off'));
+  assert.equal(off.jit, undefined, 'no tier with --jit off');
+  assert.equal(off.instructions, on.instructions, 'both tiers retire the same instructions');
+  const strict = stats(runElf(loop, '--stats', '--jit-threshold', '0'));
+  assert.ok(strict.jit !== undefined && strict.jit.retired > 199_000, 'strict mode runs nearly all compiled');
+  for (const args of [
+    ['--jit', 'maybe'],
+    ['--jit-threshold', '-1'],
+    ['--jit-threshold', '1.5'],
+  ]) {
+    const r = runElf(loop, ...args);
+    assert.equal(r.status, 1, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, /--jit/);
+  }
+});
