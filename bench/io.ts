@@ -204,6 +204,8 @@ async function main(): Promise<void> {
     };
     // QEMU as Typervisor: same guest, virtio-mmio in the modern layout (QEMU 7.2 defaults to legacy).
     const qemuBase = [...qemuVirtArgs(kernel, INITRD), '-global', 'virtio-mmio.force-legacy=false'];
+    // The guest every Typervisor run boots, as QEMU's does: the same kernel file, initramfs and RAM.
+    const guestArgs = ['--kernel', kernel, '--initrd', INITRD, '--mem', '256M'];
 
     const results = new Map<string, Map<Workload, number[]>>();
     const resident: number[] = [];
@@ -240,16 +242,7 @@ async function main(): Promise<void> {
               'virtio-blk-device,drive=d0',
             ]);
           }
-          const { command, args } = typervisorCommand(variant, 'run', [
-            '--kernel',
-            kernel,
-            '--initrd',
-            INITRD,
-            '--mem',
-            '256M',
-            '--disk',
-            img,
-          ]);
+          const { command, args } = typervisorCommand(variant, 'run', [...guestArgs, '--disk', img]);
           return new ChildVm(name, command, args);
         };
         const blk = await blockRates(start, img, blkMib);
@@ -266,12 +259,7 @@ async function main(): Promise<void> {
               variant.node.path,
               (side) =>
                 typervisorCommand(variant, 'run', [
-                  '--kernel',
-                  kernel,
-                  '--initrd',
-                  INITRD,
-                  '--mem',
-                  '256M',
+                  ...guestArgs,
                   '--net',
                   side === 'listen'
                     ? `listen=127.0.0.1:${p},mac=52:54:00:00:0a:01`

@@ -477,20 +477,22 @@ export class Hart implements JitHost {
   /** Translates the fetch address `pc` and points the fetch window at its page. */
   private enterFetchPage(pc: number): void {
     const lo = pc | 0;
-    const hi = Math.floor(pc / TWO32) | 0;
-    const idx = (lo >>> 12) & TLB_MASK;
-    let off: number;
-    const fetchTlb = this.tlbSet + ACCESS_FETCH;
-    if (this.tlbTagLo[fetchTlb][idx] === (lo & -4096) && this.tlbTagHi[fetchTlb][idx] === hi) {
-      off = this.tlbOff[fetchTlb][idx] + (lo & 4095);
-    } else {
-      off = this.translate(lo, hi, ACCESS_FETCH, 2) - this.ramBase;
-      if (!(off >= 0 && off < this.ramSize)) this.raise(CAUSE_FETCH_ACCESS, lo, hi);
-    }
-    const page = off >>> 12;
+    const page = this.fetchRamOffset(lo, Math.floor(pc / TWO32) | 0) >>> 12;
     this.fetchRamPage = page;
     this.fetchSlotBase = this.blockBase(this.blockForPage(page));
     this.fetchVBase = pc - (lo & 4095);
+  }
+
+  /** RAM offset of the fetch address (lo, hi): through the fetch TLB, else a walk (which may fault). */
+  private fetchRamOffset(lo: number, hi: number): number {
+    const idx = (lo >>> 12) & TLB_MASK;
+    const fetchTlb = this.tlbSet + ACCESS_FETCH;
+    if (this.tlbTagLo[fetchTlb][idx] === (lo & -4096) && this.tlbTagHi[fetchTlb][idx] === hi) {
+      return this.tlbOff[fetchTlb][idx] + (lo & 4095);
+    }
+    const off = this.translate(lo, hi, ACCESS_FETCH, 2) - this.ramBase;
+    if (!(off >= 0 && off < this.ramSize)) this.raise(CAUSE_FETCH_ACCESS, lo, hi);
+    return off;
   }
 
   /** Decodes the instruction at a fetch-window offset, caching it unless it straddles two pages. */
@@ -503,18 +505,8 @@ export class Hart implements JitHost {
     } else if (offsetInPage === 4094) {
       // The upper half lies on the next page, which may map elsewhere or fault.
       const next = pc + 2;
-      const lo = next | 0;
-      const hi = Math.floor(next / TWO32) | 0;
       // Not cached in the decode cache (the two halves may change apart), so the hot case is a TLB hit.
-      const idx = (lo >>> 12) & TLB_MASK;
-      const fetchTlb = this.tlbSet + ACCESS_FETCH;
-      let off: number;
-      if (this.tlbTagLo[fetchTlb][idx] === lo && this.tlbTagHi[fetchTlb][idx] === hi) {
-        off = this.tlbOff[fetchTlb][idx];
-      } else {
-        off = this.translate(lo, hi, ACCESS_FETCH, 2) - this.ramBase;
-        if (!(off >= 0 && off < this.ramSize)) this.raise(CAUSE_FETCH_ACCESS, lo, hi);
-      }
+      const off = this.fetchRamOffset(next | 0, Math.floor(next / TWO32) | 0);
       w = decode32(low | (this.ram16[off >> 1] << 16));
       this.crossImm = decodedImm;
       return w;

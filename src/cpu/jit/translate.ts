@@ -326,6 +326,16 @@ const ALU_OPS: Record<number, readonly [number, Form]> = {
   [Op.SRAIW]: [W.i32ShrS, Form.WordImm],
 };
 
+/** The comparison each conditional branch takes on (rs1, rs2). */
+const BRANCH_TESTS: Record<number, number> = {
+  [Op.BEQ]: W.i64Eq,
+  [Op.BNE]: W.i64Ne,
+  [Op.BLT]: W.i64LtS,
+  [Op.BGE]: W.i64GeS,
+  [Op.BLTU]: W.i64LtU,
+  [Op.BGEU]: W.i64GeU,
+};
+
 /** The opcodes of one division width (see Emitter.emitDivide). */
 const DIVIDE_64 = {
   type: I64,
@@ -719,26 +729,7 @@ class Emitter {
     }
     this.reg(rs1);
     this.reg(rs2);
-    switch (op) {
-      case Op.BEQ:
-        this.op(W.i64Eq);
-        break;
-      case Op.BNE:
-        this.op(W.i64Ne);
-        break;
-      case Op.BLT:
-        this.op(W.i64LtS);
-        break;
-      case Op.BGE:
-        this.op(W.i64GeS);
-        break;
-      case Op.BLTU:
-        this.op(W.i64LtU);
-        break;
-      default:
-        this.op(W.i64GeU);
-        break;
-    }
+    this.op(BRANCH_TESTS[op]);
     this.open(W.if);
     this.jumpTo(slot, imm);
     this.close();
