@@ -1807,18 +1807,22 @@ export class Hart implements JitHost {
   }
 
   /** The raw bits of the instruction at pc, for mtval on illegal instructions. */
+  /**
+   * The bits of the instruction at `pc` (for illegal-instruction tval). Read through the fetch TLB, not
+   * the interpreter's fetch window: compiled code calls the rare-instruction path with the window
+   * elsewhere.
+   */
   instructionBits(pc: number): number {
-    const off = pc - this.fetchVBase;
-    const ramOff = this.fetchRamPage * 4096 + off;
-    const low = this.ram16[ramOff >> 1];
+    const off = this.fetchRamOffset(pc | 0, Math.floor(pc / TWO32) | 0);
+    const low = this.ram16[off >> 1];
     if ((low & 3) !== 3) return low;
-    if (off === 4094) {
+    if ((off & 4095) === 4094) {
       // The upper half is on the next page, which the fetch of this instruction already translated.
       const next = pc + 2;
-      const upper = this.translate(next | 0, Math.floor(next / TWO32) | 0, ACCESS_FETCH, 2) - this.ramBase;
+      const upper = this.fetchRamOffset(next | 0, Math.floor(next / TWO32) | 0);
       return (low | (this.ram16[upper >> 1] << 16)) >>> 0;
     }
-    return (low | (this.ram16[(ramOff >> 1) + 1] << 16)) >>> 0;
+    return (low | (this.ram16[(off >> 1) + 1] << 16)) >>> 0;
   }
 
   /** FP loads and stores: the TLB fast path here, everything else through loadSlow/storeSlow. */

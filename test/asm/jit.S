@@ -131,8 +131,27 @@ patched:
   ld t0, 0(a0)
   CHECK_EQ t0, 5
 
+  # ---- an illegal instruction that compiled code hands to the interpreter's implementation
+  # (sfence.vma in U-mode, on a page of its own): its tval holds its own bits
+  CLEAR_TRAP
+  ENTER_MODE PRV_U, far_sfence
+far_back:
+  CHECK_TRAP CAUSE_ILLEGAL_INSTRUCTION
+  CHECK_TVAL 0x12000073
+
   .option pop
 TEST_END
+
+  .text
+  .balign 4096
+  .option push
+  .option norvc
+far_sfence:
+  addi t0, zero, 1
+  sfence.vma
+  RETURN_TO_M
+  j far_back
+  .option pop
 
   .text
   .balign 4

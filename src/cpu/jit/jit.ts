@@ -122,7 +122,22 @@ interface EntryRuns {
 const MAX_BATCH_REGIONS = 64;
 const MAX_BATCH_INSTRUCTIONS = 16000;
 
+/** A compiled batch: its size, and how many of its regions are still in use (it is freed at 0). */
+interface CodeModule {
+  bytes: number;
+  live: number;
+}
+
+/**
+ * Wasm bytes of the modules in use above which everything compiled is dropped before the next batch
+ * (as QEMU flushes its translation buffer when full), so that a guest that keeps making code hot on new
+ * pages, or keeps one region of every batch alive, cannot grow the host's memory without bound. A
+ * Linux boot and a busy shell use about 2 MB.
+ */
+export const DEFAULT_CODE_BUDGET = 16 * 2 ** 20;
+
 interface CompiledRegion {
+  module: CodeModule;
   run: (entry: number) => number;
   /** Entry slot (within the page) -> block index in the region. */
   entries: Map<number, number>;
@@ -137,6 +152,8 @@ export interface JitOptions {
   threshold?: number;
   /** Compile inside the call that found the hot slot (for callers that never yield). */
   synchronous?: boolean;
+  /** See DEFAULT_CODE_BUDGET. */
+  codeBudgetBytes?: number;
 }
 
 export interface JitStats {
@@ -148,6 +165,10 @@ export interface JitStats {
   /** Time spent forming regions and emitting wasm, on the guest's thread. */
   translateMs: number;
   dropped: number;
+  /** Times everything compiled was dropped to stay within the code budget. */
+  codeFlushes: number;
+  /** Wasm bytes of the modules in use now. */
+  liveCodeBytes: number;
   regionCalls: number;
   /** Instructions retired by compiled code. */
   retired: number;
@@ -169,6 +190,8 @@ export class Jit {
     translateMs: 0,
     dropped: 0,
     regionCalls: 0,
+    codeFlushes: 0,
+    liveCodeBytes: 0,
     retired: 0,
     declinedEntries: 0,
     failedBatches: 0,
@@ -178,6 +201,7 @@ export class Jit {
   private readonly host: JitHost;
   private readonly synchronous: boolean;
   private readonly regions: (CompiledRegion | null)[];
+  private readonly codeBudget: number;
   /** Bumped whenever a block's code changes or the block is recycled. */
   private readonly generation: Int32Array;
   private readonly drops: Int32Array;
@@ -205,6 +229,7 @@ export class Jit {
     this.strict = options.threshold === 0;
     this.synchronous = (options.synchronous ?? false) || this.strict;
     this.regions = new Array(blocks).fill(null);
+    this.codeBudget = options.codeBudgetBytes ?? DEFAULT_CODE_BUDGET;
     this.generation = new Int32Array(blocks);
     this.drops = new Int32Array(blocks);
     this.recompiles = new Int32Array(blocks);
@@ -319,6 +344,7 @@ export class Jit {
       }
       this.stats.wasmBytes += bytes.length;
       this.stats.translateMs += performance.now() - started;
+      if (this.stats.liveCodeBytes + bytes.length > this.codeBudget) this.flushCode();
       if (this.synchronous) {
         let module: WebAssembly.Module;
         try {
@@ -329,14 +355,14 @@ export class Jit {
           this.lastError = (e as Error).message;
           continue;
         }
-        this.install(jobs, module, started);
+        this.install(jobs, module, bytes.length, started);
         continue;
       }
       this.compiling = true;
       WebAssembly.compile(bytes).then(
         (module) => {
           this.compiling = false;
-          this.install(jobs, module, started);
+          this.install(jobs, module, bytes.length, started);
           this.compileQueued();
         },
         (e: Error) => {
@@ -375,10 +401,11 @@ export class Jit {
     };
   }
 
-  private install(jobs: Job[], module: WebAssembly.Module, started: number): void {
+  private install(jobs: Job[], module: WebAssembly.Module, bytes: number, started: number): void {
     this.stats.compiles++;
     this.stats.compileMs += performance.now() - started;
     const instance = new WebAssembly.Instance(module, this.imports);
+    const code: CodeModule = { bytes, live: 0 };
     const slots = this.host.jitSlots;
     jobs.forEach((job, i) => {
       const { block, generation } = job;
@@ -387,7 +414,7 @@ export class Jit {
       const run = instance.exports[`r${i}`] as (entry: number) => number;
       // Every block start is an entry: returns and jumps from elsewhere land on them too.
       const entries = new Map<number, number>(job.source.region.blockAt);
-      this.regions[block] = { run, entries };
+      this.setRegion(block, { module: code, run, entries });
       const base = this.host.blockSlotBase(block);
       // Entries of the region this one replaces that are not block starts here any more (a page with
       // more blocks than a region holds) must not send the hart to this region's block of that index.
@@ -396,6 +423,29 @@ export class Jit {
         slots[base + slot] = this.entryRuns.get(base + slot)?.calls === DECLINED ? 0 : -(index + 1);
       }
     });
+  }
+
+  /** Puts a region in place of the block's current one (or none), counting the code in use. */
+  private setRegion(block: number, region: CompiledRegion | null): void {
+    const old = this.regions[block];
+    if (old !== null && --old.module.live === 0) this.stats.liveCodeBytes -= old.module.bytes;
+    if (region !== null && region.module.live++ === 0) this.stats.liveCodeBytes += region.module.bytes;
+    this.regions[block] = region;
+  }
+
+  /** Drops every compiled region; hot code compiles again as it turns hot. */
+  private flushCode(): void {
+    const slots = this.host.jitSlots;
+    for (let block = 0; block < this.regions.length; block++) {
+      if (this.regions[block] === null) continue;
+      // The code is unchanged, so batches in flight (generation checks) stay valid.
+      this.setRegion(block, null);
+      this.wanted[block] = null;
+      this.recompiles[block] = 0;
+      const base = this.host.blockSlotBase(block);
+      for (let s = base; s < base + SLOTS_PER_PAGE; s++) if (slots[s] < 0) slots[s] = this.threshold;
+    }
+    this.stats.codeFlushes++;
   }
 
   /** The block's code changed or the block is being recycled: its region goes. */
@@ -417,7 +467,7 @@ export class Jit {
       slots.fill(this.drops[block] >= MAX_DROPS ? 0 : this.threshold, base, base + SLOTS_PER_PAGE);
     }
     if (this.regions[block] !== null) {
-      this.regions[block] = null;
+      this.setRegion(block, null);
       this.stats.dropped++;
     }
     // The running region overwrote its own code: it stops after the store (the rest may be stale).

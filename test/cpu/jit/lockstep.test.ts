@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import type { JitOptions, JitStats } from '../../../src/cpu/jit/jit.js';
 import { BareMetalMachine } from '../../../src/machine/baremetal-machine.js';
 import { parseElf } from '../../../src/machine/elf.js';
 import { generateSequence } from '../../diff/generator.js';
@@ -29,7 +30,7 @@ interface Side {
   exit: number | null;
 }
 
-function side(file: string, jit: boolean): Side {
+function side(file: string, jit: JitOptions | false): Side {
   const s: Side = { machine: null as unknown as BareMetalMachine, output: '', exit: null };
   s.machine = new BareMetalMachine(parseElf(readFileSync(file), file), file, {
     ramSize: RAM,
@@ -42,7 +43,7 @@ function side(file: string, jit: boolean): Side {
         s.exit = code;
       },
     },
-    jit: jit ? { threshold: 0 } : false,
+    jit,
   });
   return s;
 }
@@ -84,9 +85,11 @@ function lockstep(
   file: string,
   seed: string,
   limit = 400e6,
-): { instructions: number; compiledCalls: number } {
+  jit: JitOptions = { threshold: 0 },
+): { instructions: number; compiledCalls: number; stats: JitStats; maxLiveCodeBytes: number } {
   const a = side(file, false);
-  const b = side(file, true);
+  const b = side(file, jit);
+  let maxLiveCodeBytes = 0;
   const rng = new Rng(seed);
   let steps = 0;
   while (a.exit === null && b.exit === null) {
@@ -95,6 +98,7 @@ function lockstep(
     const ra = a.machine.hart.run(budget);
     const rb = b.machine.hart.run(budget);
     steps++;
+    maxLiveCodeBytes = Math.max(maxLiveCodeBytes, b.machine.hart.jit?.stats.liveCodeBytes ?? 0);
     const diff =
       ra !== rb ? `retired ${ra} vs ${rb} of budget ${budget}` : difference(a, b, steps % 64 === 0);
     if (diff !== null) {
@@ -111,7 +115,8 @@ function lockstep(
   assert.equal(a.exit, b.exit);
   // A batch the translator or V8 refused falls back to the interpreter silently; here it is a bug.
   assert.equal(b.machine.hart.jit?.stats.failedBatches, 0, b.machine.hart.jit?.lastError ?? '');
-  return { instructions: a.machine.hart.retired, compiledCalls: b.machine.hart.jit?.stats.regionCalls ?? 0 };
+  const stats = b.machine.hart.jit?.stats as JitStats;
+  return { instructions: a.machine.hart.retired, compiledCalls: stats.regionCalls, stats, maxLiveCodeBytes };
 }
 
 async function sequencesElf(seed: string, count: number, length: number): Promise<string> {
@@ -138,6 +143,28 @@ test('lockstep: random sequences (all categories, M/S/U, Sv39) run the same on t
   }
   t.diagnostic(`${instructions} instructions compared, ${calls} calls of compiled regions`);
   assert.ok(calls > 1000, 'the tier really ran');
+});
+
+test('the compiled code in use stays within its budget: everything is dropped and compiled again, still exact', async (t) => {
+  const tools = checkTools();
+  if (!tools.ok) {
+    if (CI) assert.fail(`lockstep test needs ${tools.missing.join(', ')}`);
+    return t.skip(`missing ${tools.missing.join(', ')}`);
+  }
+  const budget = 64 * 1024;
+  const elf = await sequencesElf('jit-budget', 20, 40);
+  const r = lockstep(elf, 'jit-budget', 400e6, { threshold: 0, codeBudgetBytes: budget });
+  t.diagnostic(
+    `${r.stats.wasmBytes} wasm bytes compiled, at most ${r.maxLiveCodeBytes} in use, ${r.stats.codeFlushes} flushes`,
+  );
+  assert.ok(r.stats.codeFlushes > 0, 'the budget was reached and everything dropped');
+  // In strict mode a batch is one region (one page: at most 2048 instructions), which may come on top.
+  const bound = budget + 256 * 1024;
+  assert.ok(r.maxLiveCodeBytes <= bound, `${r.maxLiveCodeBytes} bytes in use`);
+  assert.ok(
+    r.stats.wasmBytes > 2 * bound,
+    `the program compiles more than the bound allows (${r.stats.wasmBytes})`,
+  );
 });
 
 test('lockstep: the benchmark programs (when built) run the same on both', (t) => {
