@@ -15,9 +15,21 @@ declare namespace WebAssembly {
   }
   // Exported and imported functions have shapes only the caller knows; it narrows them.
   type AnyFunction = (...args: never[]) => unknown;
+  interface TableDescriptor {
+    element: 'anyfunc';
+    initial: number;
+    maximum?: number;
+  }
+  /** A table of functions; only functions exported by wasm modules (or null) may be put in it. */
+  class Table {
+    constructor(descriptor: TableDescriptor);
+    readonly length: number;
+    get(index: number): AnyFunction | null;
+    set(index: number, value: AnyFunction | null): void;
+  }
   type ExportValue = AnyFunction | Memory;
   type Exports = Record<string, ExportValue>;
-  type ImportValue = AnyFunction | Memory | number;
+  type ImportValue = AnyFunction | Memory | Table | number;
   type Imports = Record<string, Record<string, ImportValue>>;
   class Module {
     constructor(bytes: BufferSource);

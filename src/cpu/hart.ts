@@ -76,22 +76,36 @@ import { div64, divu64, mul64, mulh64, mulhsu64, mulhu64, result } from './int64
 import { Jit, type JitHost, type JitOptions } from './jit/jit.js';
 import { Amo, Op, PACK_COMPRESSED } from './opcodes.js';
 import { Pmp } from './pmp.js';
-import { CSR_I32, F_I32, RAM_BYTE, TLB_BYTE, TLB_ENTRIES, TLB_SETS } from './state-layout.js';
+import {
+  type CodeIndexLayout,
+  CSR_I32,
+  codeIndexLayout,
+  DECLINED_ENTRY,
+  DECODE_BLOCK_STRIDE,
+  DECODE_SLOTS_PER_PAGE,
+  DEFAULT_DECODE_CACHE_PAGES,
+  F_I32,
+  FIRST_DECODE_SLOT,
+  RAM_BYTE,
+  TLB_BYTE,
+  TLB_ENTRIES,
+  TLB_SETS,
+} from './state-layout.js';
 
 const TWO32 = 4294967296;
 const TLB_MASK = TLB_ENTRIES - 1;
 /** A tag no page can have (page tags have their low 12 bits clear): marks an empty TLB entry. */
 const TLB_EMPTY = 1;
 /** Decode-cache slots per 4 KiB page: one per halfword. */
-const SLOTS_PER_PAGE = 2048;
+const SLOTS_PER_PAGE = DECODE_SLOTS_PER_PAGE;
 /**
  * A block is a page's slots plus two sentinel slots holding Op.PAGE_END, so running off the end of a
  * page (also with a 4-byte instruction in its last halfword) dispatches to the refetch code instead of
  * every instruction checking its slot. Slots 0 and 1 of the cache are the "far" sentinel: a jump out
  * of the page sets slot 0 and leaves its target in farPc.
  */
-const BLOCK_STRIDE = SLOTS_PER_PAGE + 2;
-const FIRST_BLOCK = 2;
+const BLOCK_STRIDE = DECODE_BLOCK_STRIDE;
+const FIRST_BLOCK = FIRST_DECODE_SLOT;
 /** Stores into a decoded page that miss its code before the page is taken for data (see invalidateStore). */
 const DATA_STORES_BEFORE_RELEASE = 64;
 
@@ -148,6 +162,8 @@ export class Hart implements JitHost {
    * to do (0), or the compiled entry to run there (< 0). See jit/jit.ts.
    */
   readonly jitSlots: Int32Array;
+  /** Where the page-block and jit-slot tables sit in the state memory. */
+  readonly codeIndex: CodeIndexLayout;
   /** The compiled tier, or null when the interpreter runs alone. */
   readonly jit: Jit | null;
   /** Set when the interpreter stopped at a compiled entry: run() hands over to the tier. */
@@ -197,9 +213,12 @@ export class Hart implements JitHost {
     this.hartId = options.hartId ?? 0;
     this.readTime = options.readTime ?? (() => 0);
     const buffer = memory.buffer;
-    if (buffer.byteLength < RAM_BYTE + bus.ramSize) {
+    const cachePages = options.decodeCachePages ?? DEFAULT_DECODE_CACHE_PAGES;
+    const index = codeIndexLayout(bus.ramSize, cachePages);
+    this.codeIndex = index;
+    if (buffer.byteLength < index.memoryBytes) {
       throw new RangeError(
-        `state memory of ${buffer.byteLength} bytes cannot hold ${bus.ramSize} bytes of RAM`,
+        `state memory of ${buffer.byteLength} bytes cannot hold ${bus.ramSize} bytes of RAM and the code index (createStateMemory sizes it)`,
       );
     }
     this.x = new Int32Array(buffer, 0, RAM_BYTE >> 2);
@@ -219,20 +238,20 @@ export class Hart implements JitHost {
       this.tlbTagHi.push(new Int32Array(buffer, base + 4 * TLB_ENTRIES, TLB_ENTRIES));
       this.tlbOff.push(new Int32Array(buffer, base + 8 * TLB_ENTRIES, TLB_ENTRIES));
     }
-    const cachePages = options.decodeCachePages ?? 1024;
-    this.dOp = new Int32Array(FIRST_BLOCK + cachePages * BLOCK_STRIDE);
-    this.dImm = new Int32Array(FIRST_BLOCK + cachePages * BLOCK_STRIDE);
+    this.dOp = new Int32Array(index.decodeSlots);
+    this.dImm = new Int32Array(index.decodeSlots);
     this.dOp[0] = Op.PAGE_END;
     this.dOp[1] = Op.PAGE_END;
     for (let b = 0; b < cachePages; b++) {
       this.dOp[this.blockBase(b) + SLOTS_PER_PAGE] = Op.PAGE_END;
       this.dOp[this.blockBase(b) + SLOTS_PER_PAGE + 1] = Op.PAGE_END;
     }
-    this.jitSlots = new Int32Array(this.dOp.length);
+    // In the state memory, so that compiled code finds the next region itself (jit/chain.ts).
+    this.jitSlots = new Int32Array(buffer, index.jitSlotsByte, index.decodeSlots).fill(0);
     this.jit = options.jit ? new Jit(this, cachePages, options.jit) : null;
     this.blockPage = new Int32Array(cachePages).fill(-1);
     this.dataStores = new Int32Array(cachePages);
-    this.pageBlock = new Int32Array(Math.ceil(bus.ramSize / 4096)).fill(-1);
+    this.pageBlock = new Int32Array(buffer, index.pageBlockByte, Math.ceil(bus.ramSize / 4096)).fill(-1);
     this.watchedPages = new Uint8Array(this.pageBlock.length);
     this.fpu = new Fpu(new Int32Array(buffer, 0, RAM_BYTE >> 2));
     this.reset(this.ramBase);
@@ -462,12 +481,14 @@ export class Hart implements JitHost {
   /** A taken branch reached a slot whose counter says hot or compiled: true to enter compiled code. */
   private jitReach(slot: number, count: number): boolean {
     if (count < 0) {
+      if (count <= -DECLINED_ENTRY) return false;
       this.jitPending = true;
       return true;
     }
     this.jit?.hot(slot);
     // Compiled on the spot (synchronous tier): run it now.
-    if (this.jitSlots[slot] < 0) {
+    const j = this.jitSlots[slot];
+    if (j < 0 && j > -DECLINED_ENTRY) {
       this.jitPending = true;
       return true;
     }

@@ -43,6 +43,10 @@ export const SCALAR_TLB_SET = SCALAR_PC_LO + 11;
 export const SCALAR_HELPER_HI = SCALAR_PC_LO + 12;
 /** Set by a JIT helper whose access trapped (the trap is taken); the compiled code then leaves. */
 export const SCALAR_HELPER_TRAPPED = SCALAR_PC_LO + 13;
+/** Decode block of the compiled region running now (a store into it must stop it). */
+export const SCALAR_RUNNING_BLOCK = SCALAR_PC_LO + 14;
+/** Compiled regions entered from another region without returning to JavaScript (a statistic). */
+export const SCALAR_CHAINED = SCALAR_PC_LO + 15;
 
 /** Byte offset of the software TLBs (see mmu.ts for their shape). */
 export const TLB_BYTE = 0x1000;
@@ -64,3 +68,50 @@ export const CSR_I32 = CSR_BYTE >> 2;
 
 /** Bytes of hart state before guest RAM; RAM starts on a wasm page (64 KiB) boundary. */
 export const RAM_BYTE = 0x10000;
+
+/**
+ * After RAM, the code index: what compiled code needs to find the compiled entry of a pc without
+ * calling out (jit/chain.ts), so that regions run one after another inside wasm. Guest accesses
+ * never reach it: the TLBs only hold offsets inside RAM.
+ * - page blocks: per RAM page, its decode-cache block or -1 (int32 each);
+ * - jit slots: per decode slot, the compiled tier's counter or entry (int32 each; see jit/jit.ts):
+ *   > 0 taken branches left before the slot is hot, 0 nothing to do, -(entry + 1) a compiled entry
+ *   (entry: block index in the page's region), and -(entry + 1) - DECLINED_ENTRY an entry that compiled
+ *   code chains to but the interpreter does not hand over at (its stays were too short to pay).
+ * The decode cache holds blocks of DECODE_SLOTS_PER_PAGE halfword slots (one per possible instruction
+ * start in a 4 KiB page) plus two end markers, after FIRST_DECODE_SLOT slots that are never code.
+ */
+export const DECODE_SLOTS_PER_PAGE = 2048;
+/** See the jit slots above; larger than any region's block count. */
+export const DECLINED_ENTRY = 1 << 16;
+export const DECODE_BLOCK_STRIDE = DECODE_SLOTS_PER_PAGE + 2;
+export const FIRST_DECODE_SLOT = 2;
+/** Decode-cache pages a hart keeps unless told otherwise. */
+export const DEFAULT_DECODE_CACHE_PAGES = 1024;
+
+export interface CodeIndexLayout {
+  /** Byte offset of the page-block table (ramSize / 4096 int32). */
+  pageBlockByte: number;
+  /** Byte offset of the jit-slot table (decodeSlots int32). */
+  jitSlotsByte: number;
+  decodeSlots: number;
+  /** Bytes of the whole state memory: hart state, RAM and the code index, in whole wasm pages. */
+  memoryBytes: number;
+}
+
+export function codeIndexLayout(ramSize: number, decodeCachePages: number): CodeIndexLayout {
+  const pageBlockByte = RAM_BYTE + ramSize;
+  const jitSlotsByte = pageBlockByte + 4 * Math.ceil(ramSize / 4096);
+  const decodeSlots = FIRST_DECODE_SLOT + decodeCachePages * DECODE_BLOCK_STRIDE;
+  const end = jitSlotsByte + 4 * decodeSlots;
+  return { pageBlockByte, jitSlotsByte, decodeSlots, memoryBytes: Math.ceil(end / 65536) * 65536 };
+}
+
+/** The state memory of one hart with `ramSize` bytes of RAM (see codeIndexLayout). */
+export function createStateMemory(
+  ramSize: number,
+  decodeCachePages = DEFAULT_DECODE_CACHE_PAGES,
+): WebAssembly.Memory {
+  const pages = codeIndexLayout(ramSize, decodeCachePages).memoryBytes / 65536;
+  return new WebAssembly.Memory({ initial: pages, maximum: pages });
+}

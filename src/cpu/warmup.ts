@@ -14,7 +14,7 @@ import { encB, encI, encJ, encR, encR4, encS, encU } from './encoder.js';
 import { FpOp } from './fp-ops.js';
 import { Hart } from './hart.js';
 import type { JitOptions } from './jit/jit.js';
-import { F_I32, RAM_BYTE } from './state-layout.js';
+import { createStateMemory, F_I32, RAM_BYTE } from './state-layout.js';
 
 const RAM_BASE = 0x8000_0000;
 const RAM_SIZE = 1 << 20;
@@ -204,9 +204,8 @@ export function warmUpInterpreter(): void {
 }
 
 function warmUp(jit: JitOptions | null): void {
-  const pages = (RAM_BYTE + RAM_SIZE) / 65536;
   const bus = new ScratchDevice();
-  const hart = new Hart(new WebAssembly.Memory({ initial: pages, maximum: pages }), bus, {
+  const hart = new Hart(createStateMemory(RAM_SIZE, 8), bus, {
     decodeCachePages: 8,
     jit: jit ?? false,
   });

@@ -7,7 +7,7 @@ import { MIP_MSIP, MIP_MTIP, MIP_SSIP, MIP_STIP } from '../cpu/constants.js';
 import { CSR_MIE } from '../cpu/csr-numbers.js';
 import { Hart } from '../cpu/hart.js';
 import type { JitOptions } from '../cpu/jit/jit.js';
-import { RAM_BYTE } from '../cpu/state-layout.js';
+import { createStateMemory } from '../cpu/state-layout.js';
 import { warmUpInterpreter } from '../cpu/warmup.js';
 import { SystemBus } from './bus.js';
 import { GuestClock } from './clock.js';
@@ -46,8 +46,7 @@ export class BareMetalMachine {
     this.options = options;
     warmUpInterpreter();
     const ramSize = options.ramSize;
-    const pages = (RAM_BYTE + ramSize) / 65536;
-    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+    const memory = createStateMemory(ramSize);
     const bus = new SystemBus(BAREMETAL_RAM_BASE, ramSize);
     this.hart = new Hart(memory, bus, {
       readTime: () => this.clock.now(),

@@ -19,13 +19,18 @@
  * then leaves with EXIT_TRAP.
  */
 import {
+  type CodeIndexLayout,
+  DECLINED_ENTRY,
   SCALAR_BUDGET,
+  SCALAR_CHAINED,
   SCALAR_HELPER_HI,
   SCALAR_HELPER_TRAPPED,
   SCALAR_PC_HI,
   SCALAR_PC_LO,
+  SCALAR_RUNNING_BLOCK,
   SCALAR_TLB_SET,
 } from '../state-layout.js';
+import { buildChainModule } from './chain.js';
 import { formRegion, SLOTS_PER_PAGE } from './region.js';
 import {
   EXIT_JUMP,
@@ -51,12 +56,17 @@ const MAX_RECOMPILES = 16;
 /** What the tier needs from the hart (implemented by Hart; see hart.ts). */
 export interface JitHost {
   readonly memory: WebAssembly.Memory;
+  /** Where the page-block and jit-slot tables (which chained code reads) are in the memory. */
+  readonly codeIndex: CodeIndexLayout;
   /** The hart's state words (registers, scalars). */
   readonly x: Int32Array;
   /** Decode cache: packed words and immediates; a block's slots start at blockSlotBase(block). */
   readonly decodedOps: Int32Array;
   readonly decodedImms: Int32Array;
-  /** Per decode slot: > 0 branches left before hot, 0 nothing to do, < 0 -(entry block + 1). */
+  /**
+   * Per decode slot: > 0 branches left before hot, 0 nothing to do, < 0 -(entry block + 1). A view of
+   * the code index, so that chained code reads it too.
+   */
   readonly jitSlots: Int32Array;
   pc: number;
   yieldRequested: boolean;
@@ -103,8 +113,9 @@ interface Job {
  * Entering compiled code from the interpreter and leaving it again costs about as much as
  * interpreting a few dozen instructions. An entry whose runs (the whole stay in compiled code, through
  * any regions it chains to) average fewer than MIN_RUN instructions over its first ENTRY_SAMPLES
- * runs is left to the interpreter: kernel paths that are hot but cut short by traps, xRET and page
- * crossings into cold code would otherwise make a boot slower with the tier than without it.
+ * runs is not handed over to by the interpreter: kernel paths that are hot but cut short by traps, xRET
+ * and page crossings into cold code would otherwise make a boot slower with the tier than without it.
+ * Compiled code that reaches such an entry still goes on there (it is declined, not dropped).
  */
 const MIN_RUN = 24;
 const ENTRY_SAMPLES = 32;
@@ -169,10 +180,13 @@ export interface JitStats {
   codeFlushes: number;
   /** Wasm bytes of the modules in use now. */
   liveCodeBytes: number;
+  /** Entries into compiled code from JavaScript. */
   regionCalls: number;
+  /** Regions entered from another region without returning to JavaScript (chain.ts). */
+  chainedCalls: number;
   /** Instructions retired by compiled code. */
   retired: number;
-  /** Entries left to the interpreter because their runs were short (see MIN_RUN). */
+  /** Entries the interpreter no longer hands over at because their runs were short (see MIN_RUN). */
   declinedEntries: number;
   /** Batches the translator or V8 refused (a bug: their pages stay with the interpreter). */
   failedBatches: number;
@@ -190,6 +204,7 @@ export class Jit {
     translateMs: 0,
     dropped: 0,
     regionCalls: 0,
+    chainedCalls: 0,
     codeFlushes: 0,
     liveCodeBytes: 0,
     retired: 0,
@@ -211,9 +226,13 @@ export class Jit {
   private readonly queue: number[] = [];
   private readonly queued: Uint8Array;
   private compiling = false;
-  /** Block of the region running now (-1 when none): a store into it must stop it. */
-  private running = -1;
+  /** True while compiled code runs; the running region's block is then in SCALAR_RUNNING_BLOCK. */
+  private inCompiledCode = false;
   private stopRegion = false;
+  /** Runs regions from a given one on (chain.ts), and the stub that fills empty table slots. */
+  private readonly chain: (block: number, entry: number) => number;
+  private readonly regionTable: WebAssembly.Table;
+  private readonly noRegion: WebAssembly.AnyFunction;
   /** Instructions retired before the running region was entered, and its budget then. */
   private regionRetired = 0;
   private regionBudget = 0;
@@ -288,6 +307,21 @@ export class Jit {
       fp: (imm, rd, rs1, rs2) => host.execFp(imm, rd, rs1, rs2),
     };
     this.imports = { hart: { memory: host.memory, ...helpers } };
+    this.regionTable = new WebAssembly.Table({ element: 'anyfunc', initial: blocks });
+    const chain = new WebAssembly.Instance(
+      new WebAssembly.Module(
+        buildChainModule({
+          memoryPages: this.memoryPages,
+          pageBlockByte: host.codeIndex.pageBlockByte,
+          jitSlotsByte: host.codeIndex.jitSlotsByte,
+          blocks,
+        }),
+      ),
+      { hart: { memory: host.memory, regions: this.regionTable } },
+    ).exports;
+    this.chain = chain.chain as (block: number, entry: number) => number;
+    this.noRegion = chain.none as WebAssembly.AnyFunction;
+    for (let block = 0; block < blocks; block++) this.regionTable.set(block, this.noRegion);
   }
 
   /** The interpreter found `slot` hot (its counter reached zero). */
@@ -382,6 +416,13 @@ export class Jit {
     const wanted = this.wanted[block];
     if (wanted === null || wanted.size === 0) return null;
     const base = this.host.blockSlotBase(block);
+    // Slots jumped to but not hot yet (indirect-jump targets, often) become entries now too, rather
+    // than each costing a recompile of the page when it turns hot.
+    const slots = this.host.jitSlots;
+    for (let s = 0; s < SLOTS_PER_PAGE; s++) {
+      const j = slots[base + s];
+      if (j > 0 && j <= this.threshold >> 1) wanted.add(s);
+    }
     const ops = this.host.decodedOps.subarray(base, base + SLOTS_PER_PAGE);
     const imms = this.host.decodedImms.subarray(base, base + SLOTS_PER_PAGE);
     const region = formRegion(
@@ -420,7 +461,8 @@ export class Jit {
       // more blocks than a region holds) must not send the hart to this region's block of that index.
       for (let s = base; s < base + SLOTS_PER_PAGE; s++) if (slots[s] < 0) slots[s] = this.threshold;
       for (const [slot, index] of entries) {
-        slots[base + slot] = this.entryRuns.get(base + slot)?.calls === DECLINED ? 0 : -(index + 1);
+        const declined = this.entryRuns.get(base + slot)?.calls === DECLINED;
+        slots[base + slot] = -(index + 1) - (declined ? DECLINED_ENTRY : 0);
       }
     });
   }
@@ -431,6 +473,7 @@ export class Jit {
     if (old !== null && --old.module.live === 0) this.stats.liveCodeBytes -= old.module.bytes;
     if (region !== null && region.module.live++ === 0) this.stats.liveCodeBytes += region.module.bytes;
     this.regions[block] = region;
+    this.regionTable.set(block, region === null ? this.noRegion : region.run);
   }
 
   /** Drops every compiled region; hot code compiles again as it turns hot. */
@@ -471,7 +514,7 @@ export class Jit {
       this.stats.dropped++;
     }
     // The running region overwrote its own code: it stops after the store (the rest may be stale).
-    if (this.running === block) this.stopRegion = true;
+    if (this.inCompiledCode && this.host.x[SCALAR_RUNNING_BLOCK] === block) this.stopRegion = true;
   }
 
   /** True when the block has a region (or one is wanted): stores into it must call invalidate. */
@@ -494,7 +537,8 @@ export class Jit {
       runs.calls = KEPT;
     } else {
       runs.calls = DECLINED;
-      if (this.host.jitSlots[slot] < 0) this.host.jitSlots[slot] = 0;
+      const j = this.host.jitSlots[slot];
+      if (j < 0 && j > -DECLINED_ENTRY) this.host.jitSlots[slot] = j - DECLINED_ENTRY;
       this.stats.declinedEntries++;
     }
   }
@@ -542,11 +586,12 @@ export class Jit {
       x[SCALAR_TLB_SET] = host.tlbSetIndex();
       this.regionRetired = startRetired + (budget - left) - traps;
       this.regionBudget = left;
-      this.running = block;
+      this.inCompiledCode = true;
       this.stats.regionCalls++;
       // Helpers take traps themselves (EXIT_TRAP); anything thrown through the region is a host error.
-      const code = region.run(-j - 1);
-      this.running = -1;
+      // Entries the interpreter does not hand over at are still entered from compiled code's exits.
+      const code = this.chain(block, (-j - 1) & (DECLINED_ENTRY - 1));
+      this.inCompiledCode = false;
       if (code === EXIT_TRAP) {
         // The helper took the trap: the pc is the handler's; the budget is as before the access.
         x[SCALAR_HELPER_TRAPPED] = 0;
@@ -578,6 +623,8 @@ export class Jit {
     }
     this.retired = budget - left - traps;
     this.stats.retired += this.retired;
+    this.stats.chainedCalls += x[SCALAR_CHAINED];
+    x[SCALAR_CHAINED] = 0;
     if (firstEntry >= 0 && !this.strict) this.noteRun(firstEntry, this.retired);
     return budget - left;
   }

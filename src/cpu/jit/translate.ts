@@ -9,7 +9,7 @@
  *   taken per block before it runs; a block that does not fit exits before its first instruction, so
  *   the budget is never overrun and instret is exact at every exit.
  * - On exit: the pc scalar holds the next pc, the budget scalar what is left; the result is EXIT_NEXT
- *   (continue at pc) or EXIT_JUMP (pc is an indirect target the runtime must check).
+ *   (continue at pc), EXIT_JUMP (pc is an indirect target the runtime must check) or EXIT_STOP.
  * - Loads and stores look up the same software TLB as the interpreter, inline; a miss (page walk,
  *   device, misaligned, PMP) calls the interpreter's slow path through an imported helper with the
  *   access's position and the budget at it. A trap there is taken by the helper, which returns; the
@@ -66,6 +66,12 @@ export const EXIT_NEXT = 0;
 export const EXIT_JUMP = 1;
 /** A helper took a trap: the hart's pc is the handler's; the budget scalar is as before the access. */
 export const EXIT_TRAP = 2;
+/**
+ * Left for the runtime to look at before anything runs on: a helper asked to stop (a yield, a store
+ * into the running region, a write that changes fetching), or the instruction at pc must be run by the
+ * interpreter (an FP operation that traps). Regions never chain past it (chain.ts).
+ */
+export const EXIT_STOP = 3;
 /** What the store helper returns besides 0 (carry on). */
 export const STORE_STOP = 1;
 export const STORE_TRAPPED = 2;
@@ -385,6 +391,8 @@ class Emitter {
   /** Label depth of the dispatch loop and the epilogue block from the current block's code. */
   private dispatchDepth = 0;
   private epilogueDepth = 0;
+  /** Index of the block being emitted. */
+  private current = 0;
 
   constructor(
     body: ByteWriter,
@@ -460,7 +468,7 @@ class Emitter {
   }
 
   /** Leaves through the epilogue: next pc = vbase + byteOffset, `unretired` instructions given back. */
-  private exitAt(byteOffset: number, unretired: number): void {
+  private exitAt(byteOffset: number, unretired: number, code = EXIT_NEXT): void {
     this.get(L_VBASE);
     this.i64(byteOffset);
     this.op(W.i64Add);
@@ -471,7 +479,7 @@ class Emitter {
       this.op(W.i32Add);
       this.set(L_N);
     }
-    this.i32(0);
+    this.i32(code);
     this.set(L_CODE);
     this.b.byte(W.br).u32(this.epilogueDepth + this.depth);
   }
@@ -481,6 +489,12 @@ class Emitter {
     const index = this.region.blockAt.get(slot);
     if (index === undefined) {
       this.exitAt(slot * 2, 0);
+      return;
+    }
+    if (index > this.current) {
+      // A later block: straight there (the label whose end it follows), not through the dispatch.
+      // Only backward edges go round the dispatch loop, which keeps V8's optimising compiler fast.
+      this.b.byte(W.br).u32(index - this.current - 1 + this.depth);
       return;
     }
     this.i32(index);
@@ -536,7 +550,7 @@ class Emitter {
     this.open(W.if);
     this.trapExit(unretired);
     this.close();
-    this.exitAt((slot + slotLength(w)) * 2, unretired - 1);
+    this.exitAt((slot + slotLength(w)) * 2, unretired - 1, EXIT_STOP);
     this.close();
   }
 
@@ -592,6 +606,7 @@ class Emitter {
       this.dispatchDepth = blocks.length - k;
       this.epilogueDepth = blocks.length - k + 1;
       this.depth = 0;
+      this.current = k;
       this.emitBlock(k);
     }
     b.byte(W.end); // $default
@@ -962,7 +977,7 @@ class Emitter {
     this.op(W.i32And);
     this.op(W.i32Eqz);
     this.open(W.if);
-    this.exitAt(slot * 2, unretired);
+    this.exitAt(slot * 2, unretired, EXIT_STOP);
     this.close();
   }
 
@@ -1080,7 +1095,7 @@ class Emitter {
     this.i32(rs2);
     this.b.byte(W.call).u32(this.fnFp);
     this.open(W.if);
-    this.exitAt(slot * 2, unretired);
+    this.exitAt(slot * 2, unretired, EXIT_STOP);
     this.close();
     if (FP_INT_DEST.has(fop) && rd !== 0) {
       this.i32(0);
@@ -1127,12 +1142,12 @@ class Emitter {
     }
     const next = (slot + slotLength(w)) * 2;
     if (!continuesAfter(w & 0xff, imm)) {
-      this.exitAt(next, unretired - 1);
+      this.exitAt(next, unretired - 1, EXIT_STOP);
       return;
     }
     this.get(L_ENT);
     this.open(W.if);
-    this.exitAt(next, unretired - 1);
+    this.exitAt(next, unretired - 1, EXIT_STOP);
     this.close();
   }
 

@@ -29,6 +29,7 @@ export const W = {
   brTable: 0x0e,
   return: 0x0f,
   call: 0x10,
+  callIndirect: 0x11,
   drop: 0x1a,
   select: 0x1b,
   localGet: 0x20,
@@ -201,8 +202,8 @@ interface DefinedFunc {
 }
 
 /**
- * Builds one module: imported memory (the hart's state and RAM), imported functions first in the
- * function index space, then defined functions.
+ * Builds one module: imported memory (the hart's state and RAM), an imported table, imported functions
+ * first in the function index space, then defined functions.
  */
 export class ModuleBuilder {
   private readonly types: FuncType[] = [];
@@ -215,6 +216,7 @@ export class ModuleBuilder {
     maxPages: number;
     shared: boolean;
   } | null = null;
+  private table: { module: string; name: string; minSize: number } | null = null;
 
   /** The index of `type` in the type section (types are shared when equal). */
   type(params: ValType[], results: ValType[]): number {
@@ -232,6 +234,11 @@ export class ModuleBuilder {
 
   importMemory(module: string, name: string, minPages: number, maxPages: number, shared = false): void {
     this.memory = { module, name, minPages, maxPages, shared };
+  }
+
+  /** Imports a table of functions (table 0, for call_indirect) of at least `minSize` entries. */
+  importTable(module: string, name: string, minSize: number): void {
+    this.table = { module, name, minSize };
   }
 
   /** Imports a function; returns its function index. Call before adding defined functions. */
@@ -277,6 +284,17 @@ export class ModuleBuilder {
         .byte(m.shared ? 0x03 : 0x01)
         .u32(m.minPages)
         .u32(m.maxPages);
+      importCount++;
+    }
+    if (this.table) {
+      // funcref, limits with a minimum only.
+      imports
+        .name(this.table.module)
+        .name(this.table.name)
+        .byte(0x01)
+        .byte(0x70)
+        .byte(0x00)
+        .u32(this.table.minSize);
       importCount++;
     }
     for (const f of this.imports) {

@@ -16,7 +16,7 @@ import {
 } from '../../cpu/csr-numbers.js';
 import { Hart } from '../../cpu/hart.js';
 import type { JitOptions } from '../../cpu/jit/jit.js';
-import { RAM_BYTE } from '../../cpu/state-layout.js';
+import { createStateMemory } from '../../cpu/state-layout.js';
 import { warmUpInterpreter } from '../../cpu/warmup.js';
 import { BootImageError, type KernelImage, prepareKernel } from '../boot/kernel-image.js';
 import { planBoot } from '../boot/layout.js';
@@ -160,11 +160,10 @@ export class VirtMachine {
       );
     }
     this.bus = new SystemBus(VIRT.dram.base, config.ramSize);
-    const pages = (RAM_BYTE + config.ramSize) / 65536;
     for (let id = 0; id < config.harts; id++) {
       // One state memory per hart holds its registers and, for now, the RAM: several harts need RAM
       // in a memory of its own shared between them, which comes with SMP support.
-      const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+      const memory = createStateMemory(config.ramSize);
       this.harts.push(
         new Hart(memory, this.bus, {
           hartId: id,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MIP_MEIP, MIP_MTIP, MIP_SEIP } from '../../../src/cpu/constants.js';
 import { Hart } from '../../../src/cpu/hart.js';
-import { RAM_BYTE } from '../../../src/cpu/state-layout.js';
+import { createStateMemory } from '../../../src/cpu/state-layout.js';
 import { SystemBus } from '../../../src/machine/bus.js';
 import { Plic } from '../../../src/machine/devices/plic.js';
 
@@ -10,9 +10,7 @@ const RAM_SIZE = 1 << 20;
 const PLIC_BASE = 0xc00_0000;
 
 function makeHart(hartId = 0): Hart {
-  const pages = (RAM_BYTE + RAM_SIZE) / 65536;
-  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
-  return new Hart(memory, new SystemBus(0x8000_0000, RAM_SIZE), { hartId });
+  return new Hart(createStateMemory(RAM_SIZE), new SystemBus(0x8000_0000, RAM_SIZE), { hartId });
 }
 
 const out = new Int32Array(2);

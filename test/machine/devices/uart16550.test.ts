@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MIP_SEIP } from '../../../src/cpu/constants.js';
 import { Hart } from '../../../src/cpu/hart.js';
-import { RAM_BYTE } from '../../../src/cpu/state-layout.js';
+import { createStateMemory } from '../../../src/cpu/state-layout.js';
 import { SystemBus } from '../../../src/machine/bus.js';
 import { Plic } from '../../../src/machine/devices/plic.js';
 import { Uart16550 } from '../../../src/machine/devices/uart16550.js';
@@ -347,11 +347,7 @@ test('modem status deltas in loopback raise the modem interrupt and clear on MSR
 });
 
 test('wired through the PLIC, the UART raises SEIP on the hart', () => {
-  const pages = (RAM_BYTE + (1 << 20)) / 65536;
-  const hart = new Hart(
-    new WebAssembly.Memory({ initial: pages, maximum: pages }),
-    new SystemBus(0x8000_0000, 1 << 20),
-  );
+  const hart = new Hart(createStateMemory(1 << 20), new SystemBus(0x8000_0000, 1 << 20));
   const plic = new Plic(0xc00_0000, [hart]);
   const sink = new Sink();
   const uart = new Uart16550(0x1000_0000, plic.line(10), sink);
