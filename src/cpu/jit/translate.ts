@@ -45,7 +45,7 @@ import {
   CSR_STVEC,
 } from '../csr-numbers.js';
 import { FpOp } from '../fp-ops.js';
-import { Op } from '../opcodes.js';
+import { Amo, Op } from '../opcodes.js';
 import {
   CSR_BYTE,
   F_REGS_BYTE,
@@ -368,6 +368,20 @@ const I64_EXTEND8_S = 0xc2;
 const I64_EXTEND16_S = 0xc3;
 const I64_EXTEND32_S = 0xc4;
 const LOG2: Record<number, number> = { 1: 0, 2: 1, 4: 2, 8: 3 };
+
+/** Prefix of the threads proposal's atomic instructions (0xfe, then a u32 sub-opcode). */
+const ATOMIC_PREFIX = 0xfe;
+/**
+ * AMOs done inline as one wasm atomic read-modify-write (i32 and i64 forms), so that they stay atomic
+ * on a shared memory once several harts run on it. AMOMIN/MAX[U] go through the helper.
+ */
+const AMO_RMW: Record<number, readonly [number, number]> = {
+  [Amo.ADD]: [0x1e, 0x1f],
+  [Amo.AND]: [0x2c, 0x2d],
+  [Amo.OR]: [0x33, 0x34],
+  [Amo.XOR]: [0x3a, 0x3b],
+  [Amo.SWAP]: [0x41, 0x42],
+};
 
 /** The TLB tag a naturally aligned access of `size` bytes compares with (misaligned ones miss). */
 function tagMask(size: number): number {
@@ -784,6 +798,10 @@ class Emitter {
       this.emitFloatOp(slot, rd, rs1, rs2, imm, unretired);
       return;
     }
+    if ((op === Op.AMO_W || op === Op.AMO_D) && imm in AMO_RMW) {
+      this.emitAmo(slot, w, imm, rd, rs1, rs2, unretired);
+      return;
+    }
     if (BY_HELPER.has(op)) {
       this.emitByHelper(slot, w, imm, rd, rs1, rs2, unretired);
       return;
@@ -1148,6 +1166,40 @@ class Emitter {
     this.get(L_ENT);
     this.open(W.if);
     this.exitAt(next, unretired - 1, EXIT_STOP);
+    this.close();
+  }
+
+  /**
+   * An AMO of AMO_RMW: on a store-TLB hit with the address aligned (the tag test fails otherwise) one
+   * atomic read-modify-write on RAM, as the interpreter's amo32/amo64 compute it; anything else (a
+   * miss, a fault, misalignment, a device) through the helper. Pages holding code never have store-TLB
+   * entries, so the inline write cannot hit compiled code.
+   */
+  private emitAmo(
+    slot: number,
+    w: number,
+    imm: number,
+    rd: number,
+    rs1: number,
+    rs2: number,
+    unretired: number,
+  ): void {
+    const wide = (w & 0xff) === Op.AMO_D;
+    const size = wide ? 8 : 4;
+    this.tlbProbe(rs1, 0, size, L_TLB_STORE);
+    this.open(W.if);
+    this.ramOffset();
+    this.reg(rs2);
+    if (!wide) this.op(W.i32WrapI64);
+    this.b
+      .byte(ATOMIC_PREFIX)
+      .u32(AMO_RMW[imm][wide ? 1 : 0])
+      .u32(LOG2[size])
+      .u32(RAM_BYTE);
+    if (!wide) this.op(W.i64ExtendI32S);
+    this.setReg(rd);
+    this.b.byte(W.else);
+    this.emitByHelper(slot, w, imm, rd, rs1, rs2, unretired);
     this.close();
   }
 
