@@ -107,11 +107,16 @@ export function codeIndexLayout(ramSize: number, decodeCachePages: number): Code
   return { pageBlockByte, jitSlotsByte, decodeSlots, memoryBytes: Math.ceil(end / 65536) * 65536 };
 }
 
-/** The state memory of one hart with `ramSize` bytes of RAM (see codeIndexLayout). */
+/**
+ * The state memory of one hart with `ramSize` bytes of RAM (see codeIndexLayout). `shared` makes it a
+ * shared memory (its buffer a SharedArrayBuffer), as harts on several threads will need; the
+ * interpreter and compiled code work on either.
+ */
 export function createStateMemory(
   ramSize: number,
   decodeCachePages = DEFAULT_DECODE_CACHE_PAGES,
+  shared = false,
 ): WebAssembly.Memory {
   const pages = codeIndexLayout(ramSize, decodeCachePages).memoryBytes / 65536;
-  return new WebAssembly.Memory({ initial: pages, maximum: pages });
+  return new WebAssembly.Memory({ initial: pages, maximum: pages, shared });
 }

@@ -71,8 +71,9 @@ function returnIf(b: ByteWriter): void {
 }
 
 export interface ChainLayout {
-  /** Size of the state memory in 64 KiB pages. */
+  /** Size of the state memory in 64 KiB pages, and whether it is shared. */
   memoryPages: number;
+  sharedMemory: boolean;
   pageBlockByte: number;
   jitSlotsByte: number;
   /** Table entries (decode blocks). */
@@ -85,7 +86,7 @@ export interface ChainLayout {
  */
 export function buildChainModule(layout: ChainLayout): Uint8Array {
   const m = new ModuleBuilder();
-  m.importMemory('hart', 'memory', layout.memoryPages, layout.memoryPages);
+  m.importMemory('hart', 'memory', layout.memoryPages, layout.memoryPages, layout.sharedMemory);
   m.importTable('hart', 'regions', layout.blocks);
   const regionType = m.type([I32], [I32]);
   const none = m.addFunction([I32], [I32], [], 'none');

@@ -240,6 +240,8 @@ export class Jit {
   private readonly entryRuns = new Map<number, EntryRuns>();
   private readonly imports: WebAssembly.Imports;
   private readonly memoryPages: number;
+  /** Compiled modules import the memory as shared when it is (harts on several threads). */
+  private readonly sharedMemory: boolean;
 
   constructor(host: JitHost, blocks: number, options: JitOptions = {}) {
     this.host = host;
@@ -255,6 +257,7 @@ export class Jit {
     this.wanted = new Array(blocks).fill(null);
     this.queued = new Uint8Array(blocks);
     this.memoryPages = host.memory.buffer.byteLength / 65536;
+    this.sharedMemory = host.memory.buffer instanceof SharedArrayBuffer;
     const x = host.x;
     // The pc of an access at `pageOffset` in the running region's page (the pc scalar holds its entry).
     const pcAt = (pageOffset: number): number =>
@@ -312,6 +315,7 @@ export class Jit {
       new WebAssembly.Module(
         buildChainModule({
           memoryPages: this.memoryPages,
+          sharedMemory: this.sharedMemory,
           pageBlockByte: host.codeIndex.pageBlockByte,
           jitSlotsByte: host.codeIndex.jitSlotsByte,
           blocks,
@@ -368,6 +372,7 @@ export class Jit {
         bytes = translateRegions(
           jobs.map((j) => j.source),
           this.memoryPages,
+          this.sharedMemory,
         ).bytes;
       } catch (e) {
         // A translator bug must not take the VM down: these pages stay with the interpreter.
