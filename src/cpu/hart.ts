@@ -175,6 +175,14 @@ export class Hart implements JitHost {
   private readonly blockPage: Int32Array;
   /** Stores into a block's page since the last that hit decoded code (see invalidateStore). */
   private readonly dataStores: Int32Array;
+  /**
+   * Per block: the upper halfword of the 4-byte instruction last run across its page's end (never
+   * cached: the halves may change apart), or -1. The compiled tier compiles that instruction with a
+   * check that the next page still holds this halfword (see decodeStraddling).
+   */
+  private readonly straddleHigh: Int32Array;
+  /** Immediate of the instruction decodeStraddling last returned. */
+  straddleImm = 0;
   private nextVictim = 0;
 
   /** The page instructions are being fetched from: its virtual base and first decode slot. */
@@ -251,6 +259,7 @@ export class Hart implements JitHost {
     this.jit = options.jit ? new Jit(this, cachePages, options.jit) : null;
     this.blockPage = new Int32Array(cachePages).fill(-1);
     this.dataStores = new Int32Array(cachePages);
+    this.straddleHigh = new Int32Array(cachePages).fill(-1);
     this.pageBlock = new Int32Array(buffer, index.pageBlockByte, Math.ceil(bus.ramSize / 4096)).fill(-1);
     this.watchedPages = new Uint8Array(this.pageBlock.length);
     this.fpu = new Fpu(new Int32Array(buffer, 0, RAM_BYTE >> 2));
@@ -374,6 +383,7 @@ export class Hart implements JitHost {
     this.pageBlock[page] = -1;
     this.blockPage[block] = -1;
     this.dataStores[block] = 0;
+    this.straddleHigh[block] = -1;
     this.dOp.fill(0, this.blockBase(block), this.blockBase(block) + SLOTS_PER_PAGE);
     if (this.jit !== null) this.jit.invalidate(block, true);
   }
@@ -392,6 +402,7 @@ export class Hart implements JitHost {
     this.blockPage[block] = page;
     this.pageBlock[page] = block;
     this.dataStores[block] = 0;
+    this.straddleHigh[block] = -1;
     this.dOp.fill(0, this.blockBase(block), this.blockBase(block) + SLOTS_PER_PAGE);
     if (this.jit !== null) this.jit.invalidate(block, true);
     this.forgetStoreEntries(page);
@@ -440,6 +451,20 @@ export class Hart implements JitHost {
     this.dOp[slot] = w;
     this.dImm[slot] = decodedImm;
     return w;
+  }
+
+  decodeStraddling(block: number): number {
+    const high = this.straddleHigh[block];
+    if (high < 0) return 0;
+    const low = this.ram16[(this.blockPage[block] * 4096 + 4094) >> 1];
+    if ((low & 3) !== 3) return 0;
+    const w = decode32(low | (high << 16));
+    this.straddleImm = decodedImm;
+    return w;
+  }
+
+  straddlingHigh(block: number): number {
+    return this.straddleHigh[block];
   }
 
   execFp(imm: number, rd: number, rs1: number, rs2: number): number {
@@ -528,8 +553,10 @@ export class Hart implements JitHost {
       const next = pc + 2;
       // Not cached in the decode cache (the two halves may change apart), so the hot case is a TLB hit.
       const off = this.fetchRamOffset(next | 0, Math.floor(next / TWO32) | 0);
-      w = decode32(low | (this.ram16[off >> 1] << 16));
+      const high = this.ram16[off >> 1];
+      w = decode32(low | (high << 16));
       this.crossImm = decodedImm;
+      this.straddleHigh[this.blockOfSlot(slot)] = high;
       return w;
     } else {
       w = decode32(low | (this.ram16[(ramOff >> 1) + 1] << 16));

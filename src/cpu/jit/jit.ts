@@ -77,6 +77,14 @@ export interface JitHost {
    * would on reaching it) and returns the packed word; 0 when it straddles the page end.
    */
   decodeInBlock(block: number, slotInPage: number): number;
+  /**
+   * The 4-byte instruction whose low half ends the block's page, as last run (its upper half as then
+   * read from the next page), packed, with its immediate in straddleImm; 0 when there is none.
+   */
+  decodeStraddling(block: number): number;
+  readonly straddleImm: number;
+  /** The upper halfword decodeStraddling used (what compiled code checks the next page still holds). */
+  straddlingHigh(block: number): number;
   /** Decode block of a slot index. */
   blockOfSlot(slot: number): number;
   /** Decode slot of `pc` when its page is in the fetch TLB and decoded, else -1 (no walk, no fault). */
@@ -428,22 +436,36 @@ export class Jit {
       const j = slots[base + s];
       if (j > 0 && j <= this.threshold >> 1) wanted.add(s);
     }
-    const ops = this.host.decodedOps.subarray(base, base + SLOTS_PER_PAGE);
-    const imms = this.host.decodedImms.subarray(base, base + SLOTS_PER_PAGE);
-    const region = formRegion(
-      ops,
-      imms,
-      (s) => (this.strict ? this.host.decodeInBlock(block, s) : 0),
-      wanted,
-    );
+    const host = this.host;
+    // The translation reads a copy of the decode cache; later changes to the page bump the generation.
+    const ops = host.decodedOps.slice(base, base + SLOTS_PER_PAGE);
+    const imms = host.decodedImms.slice(base, base + SLOTS_PER_PAGE);
+    // A 4-byte instruction across the page end, compiled with a check of its upper half.
+    const last = SLOTS_PER_PAGE - 1;
+    let straddleHigh = -1;
+    if (ops[last] === 0) {
+      const w = host.decodeStraddling(block);
+      if (w !== 0) {
+        ops[last] = w;
+        imms[last] = host.straddleImm;
+        straddleHigh = host.straddlingHigh(block);
+      }
+    }
+    const decode = (s: number): number => {
+      if (!this.strict) return 0;
+      const w = host.decodeInBlock(block, s);
+      ops[s] = w;
+      imms[s] = host.decodedImms[base + s];
+      return w;
+    };
+    const region = formRegion(ops, imms, decode, wanted);
     if (region === null) return null;
     this.recompiles[block]++;
     this.stats.instructionsCompiled += region.instructions;
-    // The translation reads the decode cache now; later changes to the page bump the generation.
     return {
       block,
       generation: this.generation[block],
-      source: { region, ops: ops.slice(), imms: imms.slice() },
+      source: { region, ops, imms, straddleHigh },
     };
   }
 

@@ -400,6 +400,8 @@ class Emitter {
   private readonly fnStore: number;
   private readonly fnFp: number;
   private readonly fnRare: number;
+  /** Upper halfword the page-crossing instruction at the last slot was compiled with, or -1. */
+  private readonly straddleHigh: number;
   /** Labels open around the code being emitted, counting from the block's own position. */
   private depth = 0;
   /** Label depth of the dispatch loop and the epilogue block from the current block's code. */
@@ -416,8 +418,10 @@ class Emitter {
     regLocal: Int32Array,
     written: number[],
     fns: RegionFunctions,
+    straddleHigh: number,
   ) {
     this.b = body;
+    this.straddleHigh = straddleHigh;
     this.region = region;
     this.ops = ops;
     this.imms = imms;
@@ -715,6 +719,7 @@ class Emitter {
       const slot = block.slots[k];
       const w = this.ops[slot];
       const op = w & 0xff;
+      if (slot === SLOTS_PER_PAGE - 1 && slotLength(w) === 2) this.checkStraddleHigh(len - k);
       if (isBranch(op) || op === Op.JAL || op === Op.JALR) {
         this.emitControl(slot, w, this.imms[slot]);
         return;
@@ -722,6 +727,57 @@ class Emitter {
       this.emitInstruction(slot, w, this.imms[slot], len - k);
     }
     this.goto(block.next);
+  }
+
+  /**
+   * Before the 4-byte instruction that crosses into the next page: it runs compiled only while that
+   * page is in the fetch TLB (so the interpreter would fetch it there without a walk or a fault) and
+   * still begins with the halfword it was compiled with; otherwise the interpreter runs it.
+   */
+  private checkStraddleHigh(unretired: number): void {
+    if (this.straddleHigh < 0)
+      throw new Error('translate: a page-crossing instruction without its upper half');
+    // Fetch TLB entry of vbase + 4096: the set's fetch TLB comes just before its load TLB.
+    this.get(L_VBASE);
+    this.i64(4096);
+    this.op(W.i64Add);
+    this.tee(L_EA);
+    this.op(W.i32WrapI64);
+    this.tee(L_LO);
+    this.i32(12);
+    this.op(W.i32ShrU);
+    this.i32(TLB_ENTRIES - 1);
+    this.op(W.i32And);
+    this.i32(2);
+    this.op(W.i32Shl);
+    this.get(L_TLB_LOAD);
+    this.i32(TLB_STRIDE);
+    this.op(W.i32Sub);
+    this.op(W.i32Add);
+    this.tee(L_ENT);
+    this.mem(W.i32Load, 2, 0);
+    this.get(L_LO);
+    this.op(W.i32Eq);
+    this.get(L_ENT);
+    this.mem(W.i32Load, 2, TAG_HI);
+    this.get(L_EA);
+    this.i64(32);
+    this.op(W.i64ShrU);
+    this.op(W.i32WrapI64);
+    this.op(W.i32Eq);
+    this.op(W.i32And);
+    this.open(W.if, I32);
+    this.get(L_ENT);
+    this.mem(W.i32Load, 2, TLB_OFF);
+    this.mem(W.i32Load16U, 1, RAM_BYTE);
+    this.i32(this.straddleHigh);
+    this.op(W.i32Ne);
+    this.b.byte(W.else);
+    this.i32(1);
+    this.close();
+    this.open(W.if);
+    this.exitAt((SLOTS_PER_PAGE - 1) * 2, unretired);
+    this.close();
   }
 
   private emitControl(slot: number, w: number, imm: number): void {
@@ -1327,6 +1383,11 @@ export interface RegionSource {
   region: Region;
   ops: Int32Array;
   imms: Int32Array;
+  /**
+   * When the region's last slot holds a 4-byte instruction crossing the page end: the upper halfword
+   * it was decoded with (checked at run time, see checkStraddleHigh); else -1.
+   */
+  straddleHigh: number;
 }
 
 /** Adds a region's function (exported as `name`) to a module being built. */
@@ -1355,7 +1416,7 @@ function addRegionFunction(m: ModuleBuilder, source: RegionSource, name: string,
   const written: number[] = [];
   for (let r = 1; r < 32; r++) if (writes[r]) written.push(r);
   const run = m.addFunction([I32], [I32], locals as (typeof I32 | typeof I64)[], name);
-  new Emitter(run.body, region, ops, imms, regLocal, written, fns).emitFunction();
+  new Emitter(run.body, region, ops, imms, regLocal, written, fns, source.straddleHigh).emitFunction();
 }
 
 /**
