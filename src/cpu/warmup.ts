@@ -32,6 +32,11 @@ const CODE_DATA_REG = 3;
 const CODE_DATA_OFFSET = 0x1800;
 /** Landing pads for branches that leave the code page live on the page after it. */
 const PAD_OFFSET = 0x1000;
+/**
+ * A call to a 4-byte instruction that crosses from the pad page into the next (at 0x1ffe), then
+ * returns: the page-crossing fetch and the fall-through into the next page run too.
+ */
+const CROSSING_CALL = 0x1ffc;
 
 let warmedUp = false;
 
@@ -115,8 +120,10 @@ function buildProgram(): Uint32Array {
     emit(encJ(reg(), 8), NOP);
     emit(encU(0x17, LINK_REG, 0), encI(0x13, LINK_REG, 0, LINK_REG, 12), encI(0x67, reg(), 0, LINK_REG, 0));
     // Atomics on the data area.
+    // LR/SC pairs, each followed by an SC without a reservation (it fails).
     emit(encR(0x2f, reg(), 2, DATA_REG, 0, 0x08), encR(0x2f, reg(), 2, DATA_REG, reg(), 0x0c));
     emit(encR(0x2f, reg(), 3, DATA_REG, 0, 0x08), encR(0x2f, reg(), 3, DATA_REG, reg(), 0x0c));
+    emit(encR(0x2f, reg(), 3, DATA_REG, reg(), 0x0c));
     for (const amo of [0x00, 0x01, 0x04, 0x08, 0x0c, 0x10, 0x14, 0x18, 0x1c]) {
       emit(encR(0x2f, reg(), 2, DATA_REG, reg(), amo << 2), encR(0x2f, reg(), 3, DATA_REG, reg(), amo << 2));
     }
@@ -137,20 +144,28 @@ function buildProgram(): Uint32Array {
     for (const f3 of [0, 1, 2, 3, 4, 5, 6]) emit(encI(0x03, reg(), f3, DEVICE_REG, 8));
     for (const f3 of [0, 1, 2, 3]) emit(encS(0x23, f3, DEVICE_REG, reg(), 16));
     for (const f3 of [0, 1, 2, 3]) emit(encS(0x23, f3, CODE_DATA_REG, reg(), 8 * f3));
-    // Taken branches to another page and back: x8 = 1 makes every condition below true.
+    // x8 = 1 makes every condition below true.
     emit(encI(0x13, 8, 0, 0, 1));
-    for (const [f3, rs1, rs2] of [
+    const taken = [
       [0, 0, 0],
       [1, 8, 0],
       [4, 0, 8],
       [5, 8, 0],
       [6, 0, 8],
       [7, 8, 0],
-    ]) {
+    ];
+    // Taken branches over a nop, so that arriving at a counted or compiled slot runs for each kind.
+    for (const [f3, rs1, rs2] of taken) emit(encB(f3, rs1, rs2, 8), NOP);
+    // Taken branches to another page and back.
+    for (const [f3, rs1, rs2] of taken) {
       const here = code.length * 4;
       const pad = PAD_OFFSET + pads.length * 4;
       pads.push(here + 4);
       emit(encB(f3, rs1, rs2, pad - here));
+    }
+    {
+      const here = code.length * 4;
+      emit(encJ(LINK_REG, CROSSING_CALL - here));
     }
     // Traps: ecall, an illegal instruction, ebreak and an access fault, each resumed by the handler.
     emit(0x00000073, 0x00000000, 0x00100073, encI(0x03, reg(), 3, 0, 0));
@@ -168,8 +183,18 @@ function buildProgram(): Uint32Array {
     const here = code.length * 4;
     code.push(encJ(0, back - here) >>> 0);
   }
+  // c.nop; addi x9, x9, 1 across the page end; jalr x0, 0(link).
+  while (code.length * 4 < CROSSING_CALL + 12) code.push(NOP);
   const program = Uint32Array.from(code);
+  const halves = new Uint16Array(program.buffer);
+  const crossing = [0x0001, ...split(encI(0x13, 9, 0, 9, 1)), ...split(encI(0x67, 0, 0, LINK_REG, 0))];
+  halves.set(crossing, CROSSING_CALL / 2);
   return Object.assign(program, { handlerOffset: handler });
+}
+
+/** The two halfwords of an instruction word, low first. */
+function split(word: number): number[] {
+  return [word & 0xffff, word >>> 16];
 }
 
 function warmFpu(hart: Hart): void {
