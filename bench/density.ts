@@ -18,6 +18,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { codeIndexLayout, DEFAULT_DECODE_CACHE_PAGES } from '../src/cpu/state-layout.js';
 import type { VmManagerApi, VmSpec } from '../src/vmm/types.js';
 import { VmManager } from '../src/vmm/vm-manager.js';
 import { median } from './stats.js';
@@ -63,10 +64,12 @@ function privateOf(pid: number): number {
 
 /**
  * Resident bytes of guest RAM in a process: each VM's state and RAM is one WebAssembly.Memory, an
- * anonymous mapping of guest RAM + 64 KiB (registers, TLB, CSRs), found by its size in /proc/PID/smaps.
+ * anonymous mapping of 64 KiB of hart state, guest RAM and the compiled tier's code index
+ * (state-layout.ts), found by its size in /proc/PID/smaps. The code index's touched pages (a few
+ * hundred KiB) count as guest RAM here.
  */
 function guestResidentOf(pid: number): number {
-  const wanted = GUEST_MIB * 1024 + 64;
+  const wanted = codeIndexLayout(GUEST_MIB * 2 ** 20, DEFAULT_DECODE_CACHE_PAGES).memoryBytes / 1024;
   let total = 0;
   let size = -1;
   try {

@@ -255,7 +255,7 @@ export class Hart implements JitHost {
       this.dOp[this.blockBase(b) + SLOTS_PER_PAGE + 1] = Op.PAGE_END;
     }
     // In the state memory, so that compiled code finds the next region itself (jit/chain.ts).
-    this.jitSlots = new Int32Array(buffer, index.jitSlotsByte, index.decodeSlots).fill(0);
+    this.jitSlots = new Int32Array(buffer, index.jitSlotsByte, index.decodeSlots);
     this.jit = options.jit ? new Jit(this, cachePages, options.jit) : null;
     this.blockPage = new Int32Array(cachePages).fill(-1);
     this.dataStores = new Int32Array(cachePages);

@@ -41,7 +41,13 @@ const NAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
 const SWITCH_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 const CONSOLE_RING_BYTES = 256 * 1024;
 const EVENT_RING = 1000;
-const DEFAULT_OVERHEAD = 64 * MiB;
+/**
+ * What a runner may hold beyond guest RAM. A process runner on Node 24 holds about 130 MiB of its own
+ * after a boot with the compiled tier (bench:density; 100 MiB of it a Node runtime, V8 heaps and the
+ * decode cache), and the tier's code may grow to 16 MiB of wasm plus V8's machine code for it; 64 MiB
+ * got default VMs killed at boot on Node 24.
+ */
+const DEFAULT_OVERHEAD = 160 * MiB;
 /** stop(): how long a runner may take to close its devices after being asked, before SIGKILL. */
 const STOP_GRACE_MS = 2000;
 /** A runner that has not built its machine by then is stuck (it normally takes well under a second). */

@@ -231,6 +231,6 @@ test('thread runners get a heap cap: the per-VM overhead allowance', async () =>
     await manager.create({ ...spec('t'), runner: 'thread' });
     await manager.start('t');
     assert.equal(runners[0].kind, 'thread');
-    assert.equal(runners[0].options.heapLimitBytes, 64 * 2 ** 20);
+    assert.equal(runners[0].options.heapLimitBytes, 160 * 2 ** 20);
   });
 });
