@@ -17,14 +17,6 @@
 #define RWXAD (PTE_V | PTE_R | PTE_W | PTE_X | PTE_A | PTE_D)
 #define RXA (PTE_V | PTE_R | PTE_X | PTE_A)
 
-# table[idx] = PTE for physical address `pa` (register) with `flags`.  Clobbers t0.
-.macro PTE table, idx, pa, flags
-  srli t0, \pa, 12
-  slli t0, t0, 10
-  ori t0, t0, \flags
-  sd t0, (\idx) * 8(\table)
-.endm
-
 TEST_BEGIN
   .option push
   .option norvc

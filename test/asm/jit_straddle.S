@@ -18,14 +18,6 @@
 # Upper halfword of `addi a0, a0, 3` (0x00350513).
 #define ADDI_A0_3_HIGH 0x0035
 
-# table[idx] = PTE for physical address `pa` (register) with `flags`.  Clobbers t0.
-.macro PTE table, idx, pa, flags
-  srli t0, \pa, 12
-  slli t0, t0, 10
-  ori t0, t0, \flags
-  sd t0, (\idx) * 8(\table)
-.endm
-
 TEST_BEGIN
   .option push
   .option norvc

@@ -117,6 +117,28 @@
 #define SATP_MODE_SV39 (8 << 60)
 #define SATP_MODE_SV48 (9 << 60)
 
+/* --------------------------------------------------------- page tables */
+
+/* Write a PTE mapping the physical address in register `pa` with `flags` into
+   slot `idx` of the table whose address is in `table`.  Clobbers t0. */
+.macro PTE table, idx, pa, flags
+  srli t0, \pa, 12
+  slli t0, t0, 10
+  ori t0, t0, \flags
+  sd t0, (\idx) * 8(\table)
+.endm
+
+/* Same with an absolute physical address.  Clobbers t0 and t1. */
+.macro PTE_ABS table, idx, addr, flags
+  li t1, \addr
+  PTE \table, \idx, t1, \flags
+.endm
+
+/* A pointer to the next-level table whose address is in `next`. */
+.macro PTE_PTR table, idx, next
+  PTE \table, \idx, \next, PTE_V
+.endm
+
 #define CLINT_BASE 0x2000000
 #define CLINT_MSIP (CLINT_BASE + 0x0)
 #define CLINT_MTIMECMP (CLINT_BASE + 0x4000)

@@ -20,26 +20,6 @@
 
 #define RWAD (PTE_V | PTE_R | PTE_W | PTE_A | PTE_D)
 
-# Write a PTE mapping physical address in `pa` with `flags` into slot `idx`
-# of the table in `table`.  Clobbers t0.
-.macro PTE table, idx, pa, flags
-  srli t0, \pa, 12
-  slli t0, t0, 10
-  ori t0, t0, \flags
-  sd t0, (\idx) * 8(\table)
-.endm
-
-# Same with an absolute physical address.
-.macro PTE_ABS table, idx, addr, flags
-  li t1, \addr
-  PTE \table, \idx, t1, \flags
-.endm
-
-# Pointer to the next-level table in `next`.
-.macro PTE_PTR table, idx, next
-  PTE \table, \idx, \next, PTE_V
-.endm
-
 TEST_BEGIN
   .option push
   .option norvc

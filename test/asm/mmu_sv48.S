@@ -8,22 +8,6 @@
 #define RWAD (PTE_V | PTE_R | PTE_W | PTE_A | PTE_D)
 #define TERA 0x8000000000          /* 512 GiB */
 
-.macro PTE table, idx, pa, flags
-  srli t0, \pa, 12
-  slli t0, t0, 10
-  ori t0, t0, \flags
-  sd t0, (\idx) * 8(\table)
-.endm
-
-.macro PTE_ABS table, idx, addr, flags
-  li t1, \addr
-  PTE \table, \idx, t1, \flags
-.endm
-
-.macro PTE_PTR table, idx, next
-  PTE \table, \idx, \next, PTE_V
-.endm
-
 TEST_BEGIN
   .option push
   .option norvc

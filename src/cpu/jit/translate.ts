@@ -741,31 +741,11 @@ class Emitter {
     this.get(L_VBASE);
     this.i64(4096);
     this.op(W.i64Add);
-    this.tee(L_EA);
-    this.op(W.i32WrapI64);
-    this.tee(L_LO);
-    this.i32(12);
-    this.op(W.i32ShrU);
-    this.i32(TLB_ENTRIES - 1);
-    this.op(W.i32And);
-    this.i32(2);
-    this.op(W.i32Shl);
-    this.get(L_TLB_LOAD);
-    this.i32(TLB_STRIDE);
-    this.op(W.i32Sub);
-    this.op(W.i32Add);
-    this.tee(L_ENT);
-    this.mem(W.i32Load, 2, 0);
-    this.get(L_LO);
-    this.op(W.i32Eq);
-    this.get(L_ENT);
-    this.mem(W.i32Load, 2, TAG_HI);
-    this.get(L_EA);
-    this.i64(32);
-    this.op(W.i64ShrU);
-    this.op(W.i32WrapI64);
-    this.op(W.i32Eq);
-    this.op(W.i32And);
+    this.probeAt(1, () => {
+      this.get(L_TLB_LOAD);
+      this.i32(TLB_STRIDE);
+      this.op(W.i32Sub);
+    });
     this.open(W.if, I32);
     this.get(L_ENT);
     this.mem(W.i32Load, 2, TLB_OFF);
@@ -1005,6 +985,11 @@ class Emitter {
     this.reg(rs1);
     this.i64(imm);
     this.op(W.i64Add);
+    this.probeAt(size, () => this.get(tlbLocal));
+  }
+
+  /** tlbProbe of the i64 address on the stack, in the TLB whose base `tlbBase` pushes. */
+  private probeAt(size: number, tlbBase: () => void): void {
     this.tee(L_EA);
     this.op(W.i32WrapI64);
     this.tee(L_LO);
@@ -1014,7 +999,7 @@ class Emitter {
     this.op(W.i32And);
     this.i32(2);
     this.op(W.i32Shl);
-    this.get(tlbLocal);
+    tlbBase();
     this.op(W.i32Add);
     this.tee(L_ENT);
     this.mem(W.i32Load, 2, 0);

@@ -46,7 +46,7 @@ function runOn(memory: WebAssembly.Memory, jit: { threshold: number } | false): 
     jit: jit === false ? false : { ...jit, synchronous: true },
   });
   const code = new DataView(hart.ram8.buffer, hart.ram8.byteOffset + CODE, 4 * program.length);
-  program.forEach((w, i) => code.setUint32(4 * i, w, true));
+  for (const [i, w] of program.entries()) code.setUint32(4 * i, w, true);
   hart.reset(RAM_BASE + CODE);
   for (let left = 60_000; left > 0; ) left -= hart.run(Math.min(left, 7_000));
   return hart;
