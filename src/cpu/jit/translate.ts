@@ -10,13 +10,14 @@
  *   the budget is never overrun and instret is exact at every exit.
  * - On exit: the pc scalar holds the next pc, the budget scalar what is left; the result is EXIT_NEXT
  *   (continue at pc), EXIT_JUMP (pc is an indirect target the runtime must check) or EXIT_STOP.
- * - Loads and stores look up the same software TLB as the interpreter, inline; a miss (page walk,
- *   device, misaligned, PMP) calls the interpreter's slow path through an imported helper with the
- *   access's position and the budget at it. A trap there is taken by the helper, which returns; the
- *   region then leaves (EXIT_TRAP) writing its registers back, which the trap did not change, so the
- *   state is exactly what the interpreter would have left.
+ * - Loads and stores look up the same software TLB as the interpreter, inline. On a miss (page walk,
+ *   device, misaligned, PMP) an integer load or store leaves the region before it (EXIT_STOP) and the
+ *   interpreter runs it; FP loads and stores call the interpreter's slow path through an imported
+ *   helper with the access's position and the budget at it. A trap there is taken by the helper, which
+ *   returns; the region then leaves (EXIT_TRAP) writing its registers back, which the trap did not
+ *   change, so the state is exactly what the interpreter would have left.
  * - Pages holding decoded code never have fast store TLB entries (see Hart.translate), so compiled
- *   stores into code always take the helper, which invalidates what they overwrite.
+ *   stores into code always take the slow path, which invalidates what they overwrite.
  */
 import { MSTATUS_FS, MSTATUS_HI_SD } from '../constants.js';
 import {
@@ -102,8 +103,7 @@ const L_EA = 8;
 const L_LO = 9;
 const L_HI = 10;
 const L_ENT = 11;
-const L_T = 12;
-const FIXED_LOCALS: number[] = [I32, I32, I64, I32, I32, I64, I32, I64, I32, I32, I32, I64];
+const FIXED_LOCALS: number[] = [I32, I32, I64, I32, I32, I64, I32, I64, I32, I32, I32];
 
 /** Function indices a region's code calls. */
 interface RegionFunctions {
@@ -819,7 +819,7 @@ class Emitter {
       return;
     }
     if (op in STORE_SIZE) {
-      this.emitStore(slot, w, op, rs1, rs2, imm, unretired);
+      this.emitStore(slot, op, rs1, rs2, imm, unretired);
       return;
     }
     if (op === Op.FLW || op === Op.FLD) {
@@ -1244,6 +1244,12 @@ class Emitter {
     this.close();
   }
 
+  /**
+   * An integer load: inline on a load-TLB hit. On a miss the region leaves before it and the
+   * interpreter runs it (a page walk, a device, misalignment, a fault): with no call on the slow path,
+   * V8's optimising compiler need not split every register live across one (it spent 40 % more time
+   * on a boot's regions with the calls), and the code is 18 % smaller.
+   */
   private emitLoad(slot: number, op: number, rd: number, rs1: number, imm: number, unretired: number): void {
     const size = LOAD_SIZE[op];
     this.tlbProbe(rs1, imm, size, L_TLB_LOAD);
@@ -1251,33 +1257,14 @@ class Emitter {
     this.ramOffset();
     this.mem(LOAD_INSN[op], LOG2[size], RAM_BYTE);
     this.b.byte(W.else);
-    this.get(L_LO);
-    this.get(L_HI);
-    this.i32(size);
-    this.helperPosition(slot, unretired);
-    this.b.byte(W.call).u32(this.fnLoad);
-    this.afterLoadHelper(unretired);
-    this.op(W.i64ExtendI32U);
-    if (size === 8) {
-      this.i32(0);
-      this.mem(W.i64Load32U, 2, HELPER_HI_BYTE);
-      this.i64(32);
-      this.op(W.i64Shl);
-      this.op(W.i64Or);
-    } else if (op === Op.LB) {
-      this.op(I64_EXTEND8_S);
-    } else if (op === Op.LH) {
-      this.op(I64_EXTEND16_S);
-    } else if (op === Op.LW) {
-      this.op(I64_EXTEND32_S);
-    }
+    this.exitAt(slot * 2, unretired, EXIT_STOP);
     this.close();
     this.setReg(rd);
   }
 
+  /** An integer store: inline on a store-TLB hit, else left to the interpreter as loads are. */
   private emitStore(
     slot: number,
-    w: number,
     op: number,
     rs1: number,
     rs2: number,
@@ -1291,20 +1278,7 @@ class Emitter {
     this.reg(rs2);
     this.mem(STORE_INSN[op], LOG2[size], RAM_BYTE);
     this.b.byte(W.else);
-    this.get(L_LO);
-    this.get(L_HI);
-    this.i32(size);
-    this.reg(rs2);
-    this.tee(L_T);
-    this.op(W.i32WrapI64);
-    this.get(L_T);
-    this.i64(32);
-    this.op(W.i64ShrU);
-    this.op(W.i32WrapI64);
-    this.helperPosition(slot, unretired);
-    this.b.byte(W.call).u32(this.fnStore);
-    // A trap, a device that wants attention, or a store into this very code: leave.
-    this.afterStoreHelper(slot, w, unretired);
+    this.exitAt(slot * 2, unretired, EXIT_STOP);
     this.close();
   }
 }

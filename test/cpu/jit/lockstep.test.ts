@@ -151,7 +151,7 @@ test('the compiled code in use stays within its budget: everything is dropped an
     if (CI) assert.fail(`lockstep test needs ${tools.missing.join(', ')}`);
     return t.skip(`missing ${tools.missing.join(', ')}`);
   }
-  const budget = 64 * 1024;
+  const budget = 32 * 1024;
   const elf = await sequencesElf('jit-budget', 20, 40);
   const r = lockstep(elf, 'jit-budget', 400e6, { threshold: 0, codeBudgetBytes: budget });
   t.diagnostic(
