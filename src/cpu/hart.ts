@@ -73,7 +73,7 @@ import {
 import { decode16, decode32, decodedImm } from './decoder.js';
 import { Fpu } from './fpu.js';
 import { div64, divu64, mul64, mulh64, mulhsu64, mulhu64, result } from './int64.js';
-import { Jit, type JitHost, type JitOptions } from './jit/jit.js';
+import { Jit, type JitHost, type JitOptions, type StraddlingInstruction } from './jit/jit.js';
 import { Amo, Op, PACK_COMPRESSED } from './opcodes.js';
 import { Pmp } from './pmp.js';
 import {
@@ -178,11 +178,9 @@ export class Hart implements JitHost {
   /**
    * Per block: the upper halfword of the 4-byte instruction last run across its page's end (never
    * cached: the halves may change apart), or -1. The compiled tier compiles that instruction with a
-   * check that the next page still holds this halfword (see decodeStraddling).
+   * check that the next page still holds this halfword (see straddlingInstruction).
    */
   private readonly straddleHigh: Int32Array;
-  /** Immediate of the instruction decodeStraddling last returned. */
-  straddleImm = 0;
   private nextVictim = 0;
 
   /** The page instructions are being fetched from: its virtual base and first decode slot. */
@@ -453,18 +451,13 @@ export class Hart implements JitHost {
     return w;
   }
 
-  decodeStraddling(block: number): number {
+  straddlingInstruction(block: number): StraddlingInstruction | null {
     const high = this.straddleHigh[block];
-    if (high < 0) return 0;
+    if (high < 0) return null;
     const low = this.ram16[(this.blockPage[block] * 4096 + 4094) >> 1];
-    if ((low & 3) !== 3) return 0;
-    const w = decode32(low | (high << 16));
-    this.straddleImm = decodedImm;
-    return w;
-  }
-
-  straddlingHigh(block: number): number {
-    return this.straddleHigh[block];
+    if ((low & 3) !== 3) return null;
+    const word = decode32(low | (high << 16));
+    return { word, imm: decodedImm, high };
   }
 
   execFp(imm: number, rd: number, rs1: number, rs2: number): number {

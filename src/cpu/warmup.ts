@@ -119,8 +119,7 @@ function buildProgram(): Uint32Array {
     for (const f3 of [0, 1, 4, 5, 6, 7]) emit(encB(f3, reg(), reg(), 8), NOP);
     emit(encJ(reg(), 8), NOP);
     emit(encU(0x17, LINK_REG, 0), encI(0x13, LINK_REG, 0, LINK_REG, 12), encI(0x67, reg(), 0, LINK_REG, 0));
-    // Atomics on the data area.
-    // LR/SC pairs, each followed by an SC without a reservation (it fails).
+    // Atomics on the data area: LR/SC pairs, then an SC without a reservation (it fails).
     emit(encR(0x2f, reg(), 2, DATA_REG, 0, 0x08), encR(0x2f, reg(), 2, DATA_REG, reg(), 0x0c));
     emit(encR(0x2f, reg(), 3, DATA_REG, 0, 0x08), encR(0x2f, reg(), 3, DATA_REG, reg(), 0x0c));
     emit(encR(0x2f, reg(), 3, DATA_REG, reg(), 0x0c));

@@ -79,12 +79,9 @@ export interface JitHost {
   decodeInBlock(block: number, slotInPage: number): number;
   /**
    * The 4-byte instruction whose low half ends the block's page, as last run (its upper half as then
-   * read from the next page), packed, with its immediate in straddleImm; 0 when there is none.
+   * read from the next page), or null when there is none.
    */
-  decodeStraddling(block: number): number;
-  readonly straddleImm: number;
-  /** The upper halfword decodeStraddling used (what compiled code checks the next page still holds). */
-  straddlingHigh(block: number): number;
+  straddlingInstruction(block: number): StraddlingInstruction | null;
   /** Decode block of a slot index. */
   blockOfSlot(slot: number): number;
   /** Decode slot of `pc` when its page is in the fetch TLB and decoded, else -1 (no walk, no fault). */
@@ -107,6 +104,13 @@ export interface JitHost {
   unreachableTarget(lo: number, hi: number): number;
   /** The trap signal the interpreter throws to unwind (rethrown by run when it is not one). */
   readonly trapSignal: object;
+}
+
+/** A 4-byte instruction across a page end: packed word, immediate, and the upper halfword it had. */
+export interface StraddlingInstruction {
+  word: number;
+  imm: number;
+  high: number;
 }
 
 /** A region translated and waiting for its module. */
@@ -428,28 +432,26 @@ export class Jit {
   private prepare(block: number): Job | null {
     const wanted = this.wanted[block];
     if (wanted === null || wanted.size === 0) return null;
-    const base = this.host.blockSlotBase(block);
+    const host = this.host;
+    const base = host.blockSlotBase(block);
     // Slots jumped to but not hot yet (indirect-jump targets, often) become entries now too, rather
     // than each costing a recompile of the page when it turns hot.
-    const slots = this.host.jitSlots;
+    const slots = host.jitSlots;
     for (let s = 0; s < SLOTS_PER_PAGE; s++) {
       const j = slots[base + s];
       if (j > 0 && j <= this.threshold >> 1) wanted.add(s);
     }
-    const host = this.host;
     // The translation reads a copy of the decode cache; later changes to the page bump the generation.
     const ops = host.decodedOps.slice(base, base + SLOTS_PER_PAGE);
     const imms = host.decodedImms.slice(base, base + SLOTS_PER_PAGE);
     // A 4-byte instruction across the page end, compiled with a check of its upper half.
     const last = SLOTS_PER_PAGE - 1;
     let straddleHigh = -1;
-    if (ops[last] === 0) {
-      const w = host.decodeStraddling(block);
-      if (w !== 0) {
-        ops[last] = w;
-        imms[last] = host.straddleImm;
-        straddleHigh = host.straddlingHigh(block);
-      }
+    const straddling = ops[last] === 0 ? host.straddlingInstruction(block) : null;
+    if (straddling !== null) {
+      ops[last] = straddling.word;
+      imms[last] = straddling.imm;
+      straddleHigh = straddling.high;
     }
     const decode = (s: number): number => {
       if (!this.strict) return 0;

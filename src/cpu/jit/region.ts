@@ -10,8 +10,10 @@
  * would fetch it, so compressed code never needs guessing.
  */
 import { Op, PACK_COMPRESSED } from '../opcodes.js';
+import { DECODE_SLOTS_PER_PAGE } from '../state-layout.js';
 
-export const SLOTS_PER_PAGE = 2048;
+/** Halfword slots of a page (state-layout.ts: the decode cache's page block). */
+export const SLOTS_PER_PAGE = DECODE_SLOTS_PER_PAGE;
 /** Bounds that keep one region's wasm function small enough for V8 to compile quickly. */
 export const MAX_REGION_BLOCKS = 400;
 export const MAX_REGION_INSTRUCTIONS = 3000;

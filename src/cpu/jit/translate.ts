@@ -510,8 +510,8 @@ class Emitter {
       return;
     }
     if (index > this.current) {
-      // A later block: straight there (the label whose end it follows), not through the dispatch.
-      // Only backward edges go round the dispatch loop, which keeps V8's optimising compiler fast.
+      // A later block: straight there (the label whose end it follows), without going round the
+      // dispatch loop's br_table; only backward edges do.
       this.b.byte(W.br).u32(index - this.current - 1 + this.depth);
       return;
     }
